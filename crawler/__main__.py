@@ -1,0 +1,5 @@
+"""Allow ``python -m crawler``."""
+
+from crawler.cli import main
+
+main()

@@ -1,0 +1,224 @@
+"""Command line: parse flags, build settings, call the library, map errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import anyio
+import click
+
+from crawler import __version__
+from crawler.config import CrawlSettings, parse_formats, token_from_env
+from crawler.crawl import Crawl
+from crawler.demo import run_demo, serve_until_signal
+from crawler.errors import CrawlerError
+from crawler.progress import wanted as progress_wanted
+from crawler.runner import run_with_signals, summary
+from crawler.simulator import (
+    Inventory,
+    InventorySpec,
+    SimulatorConfig,
+    write_id_list,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Catch the tool's own errors once: one clear line on stderr, and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except CrawlerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return parse_formats(value)
+    except CrawlerError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="imagecrawler")
+def main() -> None:
+    """imagecrawler: VM image inventory from OpenStack-based clouds into Parquet/CSV snapshots."""
+
+
+@main.command()
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    metavar="FILE",
+    help="ID list: CSV with header project_id,image_id[,region], or JSON Lines. '-' = stdin.",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(["auto", "csv", "jsonl"]),
+    default="auto",
+    show_default=True,
+    help="Input format; auto uses the file suffix, then the first character.",
+)
+@click.option(
+    "--endpoint",
+    required=True,
+    metavar="URL",
+    help="Compute endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com (a /v2.1 suffix is fine).",
+)
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("output"),
+    show_default=True,
+    help="Snapshot root directory.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option(
+    "--format",
+    "formats",
+    default="parquet,csv",
+    show_default=True,
+    callback=_formats,
+    help="Output formats, comma separated: parquet, csv.",
+)
+@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
+@click.option("--read-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 4 when any item failed or any input line was invalid (the snapshot is still written).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@reports_errors
+def crawl(
+    input_path: str,
+    input_format: str,
+    endpoint: str,
+    output_dir: Path,
+    concurrency: int,
+    formats: tuple[str, ...],
+    connect_timeout: float,
+    read_timeout: float,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """Fetch every image in an ID list and write a snapshot.
+
+    The token for X-Auth-Token is read from the environment variable OS_AUTH_TOKEN.
+    """
+    settings = CrawlSettings(
+        endpoint=endpoint,
+        input_path=input_path,
+        output_dir=output_dir,
+        input_format=input_format,  # type: ignore[arg-type]  # click.Choice guarantees it
+        concurrency=concurrency,
+        formats=formats,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        auth_token=token_from_env(),
+    )
+    crawl_run = Crawl(settings)
+    report, code = anyio.run(
+        functools.partial(run_with_signals, crawl_run, progress=progress_wanted(quiet))
+    )
+    if not quiet or code:
+        for line in summary(report):
+            click.echo(line, err=code != 0)
+    counters = report.counters
+    if code == 0 and strict and (counters.failed or counters.invalid):
+        code = 4
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8774, show_default=True)
+@click.option("--images", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--projects", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--token", default=None, help="Require this X-Auth-Token (401 otherwise).")
+@click.option(
+    "--write-ids",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the inventory's project_id,image_id list to this file.",
+)
+@click.option(
+    "--unknown", type=click.IntRange(0), default=0, help="Unknown IDs to add to the list."
+)
+@click.option("--ids-format", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Only write the ID list, do not serve.")
+@reports_errors
+def simulate(
+    host: str,
+    port: int,
+    images: int,
+    projects: int,
+    seed: int,
+    latency_ms: float,
+    token: str | None,
+    write_ids: Path | None,
+    unknown: int,
+    ids_format: str,
+    no_serve: bool,
+) -> None:
+    """Serve a simulated Nova images API from a generated inventory (Ctrl-C stops it)."""
+    config = SimulatorConfig(
+        inventory=InventorySpec(images=images, projects=projects, seed=seed),
+        latency_ms=latency_ms,
+        token=token,
+    )
+    if write_ids is not None:
+        rows = write_id_list(
+            Inventory(config.inventory),
+            write_ids,
+            unknown=unknown,
+            fmt=ids_format,  # type: ignore[arg-type]  # click.Choice guarantees it
+        )
+        click.echo(f"wrote {rows} ids to {write_ids}")
+    if not no_serve:
+        anyio.run(serve_until_signal, config, host, port)
+
+
+@main.command()
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("output"),
+    show_default=True,
+)
+@click.option("--images", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--projects", type=click.IntRange(1), default=30, show_default=True)
+@click.option("--unknown", type=click.IntRange(0), default=120, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@reports_errors
+def demo(
+    output_dir: Path,
+    images: int,
+    projects: int,
+    unknown: int,
+    concurrency: int,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Crawl a simulated cloud started in-process on loopback and summarise the snapshot."""
+    spec = InventorySpec(images=images, projects=projects, seed=seed)
+    code = run_demo(spec, output_dir, unknown=unknown, concurrency=concurrency, quiet=quiet)
+    sys.exit(code)

@@ -1,0 +1,67 @@
+"""The output tables' Arrow schemas: explicit, versioned, built once.
+
+Bump ``SCHEMA_VERSION`` whenever a column is added, removed, renamed or retyped; the version
+is written to every Parquet file's key-value metadata and to the run manifest, so readers can
+tell which layout they hold.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pyarrow as pa
+
+SCHEMA_VERSION: Final = 1
+
+_TS: Final = pa.timestamp("us", tz="UTC")
+
+# (name, type, nullable, description). The description feeds the README's schema table test.
+IMAGE_COLUMNS: Final[tuple[tuple[str, pa.DataType, bool, str], ...]] = (
+    ("project_id", pa.string(), False, "project (tenant) the image was fetched through"),
+    ("region", pa.string(), True, "region column of the input, if given"),
+    ("image_id", pa.string(), False, "image UUID"),
+    ("name", pa.string(), True, "image name"),
+    ("status", pa.string(), True, "Nova status: ACTIVE, SAVING, DELETED, ERROR, UNKNOWN"),
+    ("progress", pa.int32(), True, "Nova progress: 0, 25, 50 or 100"),
+    ("size_bytes", pa.int64(), True, "`OS-EXT-IMG-SIZE:size`"),
+    ("min_disk_gb", pa.int32(), True, "`minDisk`, GiB"),
+    ("min_ram_mb", pa.int32(), True, "`minRam`, MiB"),
+    ("created_at", _TS, True, "`created`"),
+    ("updated_at", _TS, True, "`updated`"),
+    ("os_type", pa.string(), True, "metadata `__os_type` (Linux, Windows, Other, ...)"),
+    ("os_version", pa.string(), True, "metadata `__os_version`, verbatim"),
+    ("disk_bus", pa.string(), True, "metadata `hw_disk_bus`"),
+    ("virtual_env_type", pa.string(), True, "metadata `virtual_env_type`"),
+    ("platform", pa.string(), True, "metadata `__platform`"),
+    ("os_bit", pa.string(), True, 'metadata `__os_bit` ("32" or "64"), verbatim'),
+    ("image_type", pa.string(), True, "metadata `__imagetype` (gold, private, shared)"),
+    ("disk_config", pa.string(), True, "`OS-DCF:diskConfig` (AUTO, MANUAL)"),
+    ("server_id", pa.string(), True, "`server.id`: the instance a snapshot image was taken from"),
+    ("metadata_json", pa.string(), False, "all metadata, lossless JSON, keys sorted"),
+    ("extra_json", pa.string(), True, "top-level fields with no column, or whose type was off"),
+    ("source_api", pa.string(), False, "which API answered: `nova-proxy`"),
+    ("fetched_at", _TS, False, "when the response arrived"),
+)
+
+ERROR_COLUMNS: Final[tuple[tuple[str, pa.DataType, bool, str], ...]] = (
+    ("project_id", pa.string(), True, "project id as given in the input"),
+    ("region", pa.string(), True, "region column of the input, if given"),
+    ("image_id", pa.string(), True, "image id as given in the input"),
+    ("error_kind", pa.string(), False, "why the item failed (see README)"),
+    ("http_status", pa.int32(), True, "last HTTP status, if a response arrived"),
+    ("attempts", pa.int32(), False, "requests made for this item (0 for invalid input)"),
+    ("message", pa.string(), False, "what went wrong; for invalid input, `file:line: reason`"),
+    ("request_id", pa.string(), True, "server request id of the last response"),
+    ("fetched_at", _TS, False, "when the item was given up"),
+)
+
+
+def _schema(columns: tuple[tuple[str, pa.DataType, bool, str], ...], table: str) -> pa.Schema:
+    fields = [pa.field(name, dtype, nullable=nullable) for name, dtype, nullable, _ in columns]
+    metadata = {"imagecrawler.table": table, "imagecrawler.schema_version": str(SCHEMA_VERSION)}
+    return pa.schema(fields, metadata=metadata)
+
+
+IMAGES_SCHEMA: Final = _schema(IMAGE_COLUMNS, "images")
+ERRORS_SCHEMA: Final = _schema(ERROR_COLUMNS, "errors")
+SCHEMAS: Final = {"images": IMAGES_SCHEMA, "errors": ERRORS_SCHEMA}

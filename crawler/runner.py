@@ -1,0 +1,69 @@
+"""Run a crawl the way a command line wants it: with signals, progress and a summary."""
+
+from __future__ import annotations
+
+import signal
+from typing import Final
+
+import anyio
+import click
+
+from crawler.crawl import Crawl, CrawlReport
+from crawler.progress import show_progress
+
+# Exit codes of an interrupted run: the shell convention 128 + signal number.
+EXIT_INTERRUPTED: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Interrupted:
+    """Remembers which signal stopped the run."""
+
+    signum: signal.Signals | None = None
+
+
+async def _stop_on_signals(crawl: Crawl, seen: Interrupted) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if seen.signum is None:
+                click.echo(f"\n{signum.name}: stopping, writing what was fetched...", err=True)
+            seen.signum = signum
+            crawl.stop()
+
+
+async def run_with_signals(crawl: Crawl, *, progress: bool) -> tuple[CrawlReport, int]:
+    """Run ``crawl``; SIGINT/SIGTERM stop it cleanly. Returns the report and an exit code."""
+    seen = Interrupted()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signals, crawl, seen)
+        if progress:
+            tg.start_soon(show_progress, crawl)
+        report = await crawl.run()
+        tg.cancel_scope.cancel()
+    code = (
+        0
+        if report.status == "complete"
+        else EXIT_INTERRUPTED.get(seen.signum, 130)
+        if seen.signum
+        else 130
+    )
+    return report, code
+
+
+def summary(report: CrawlReport) -> list[str]:
+    """A few human lines: where the files are, counts, and speed."""
+    stats, counters = report.stats, report.counters
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(counters.by_kind.items())) or "none"
+    head = (
+        f"snapshot: {report.directory}"
+        if report.status == "complete"
+        else f"INTERRUPTED: no snapshot published; partial files in {report.directory}"
+    )
+    return [
+        head,
+        f"input {stats.records} records: {stats.unique} unique, "
+        f"{stats.duplicates} duplicates, {stats.invalid} invalid",
+        f"ok {counters.ok}, not found {counters.not_found}, failed {counters.failed}"
+        f" (errors by kind: {kinds})",
+        f"{report.requests} requests in {report.duration_s:.2f} s"
+        f" = {report.requests_per_second:,.0f} req/s",
+    ]

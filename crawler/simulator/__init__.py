@@ -1,0 +1,43 @@
+"""A realistic simulator of the Nova images proxy as run by Huawei Cloud ECS / OTC.
+
+``GET /v2.1/{project_id}/images/{image_id}`` (and ``/v2/...``) is served by a real
+``aiohttp.web.Application`` backed by a deterministic generated inventory, for tests, the
+demo and benchmarks. Modules:
+
+* ``os_catalog``: documented ``__os_version`` spellings with platform, type and bitness.
+* ``records``: one Huawei-flavoured Glance record from random bytes (pure).
+* ``inventory``: stateless inventory (ids decode to their index) and id-list files.
+* ``nova``: microversions, fault bodies and the Glance -> Nova image view (pure).
+* ``app``: the application, its config and response counters.
+* ``server``: serving it in the foreground or in a background thread.
+"""
+
+from crawler.simulator.app import (
+    CONFIG_KEY,
+    INVENTORY_KEY,
+    STATS_KEY,
+    SimulatorConfig,
+    SimulatorStats,
+    build_app,
+)
+from crawler.simulator.inventory import MAX_IMAGES, Inventory, InventorySpec, write_id_list
+from crawler.simulator.os_catalog import OS_CATALOG, OsEntry
+from crawler.simulator.server import RunningSimulator, check_loopback, serve
+
+__all__ = [
+    "CONFIG_KEY",
+    "INVENTORY_KEY",
+    "MAX_IMAGES",
+    "OS_CATALOG",
+    "STATS_KEY",
+    "Inventory",
+    "InventorySpec",
+    "OsEntry",
+    "RunningSimulator",
+    "SimulatorConfig",
+    "SimulatorStats",
+    "build_app",
+    "check_loopback",
+    "serve",
+    "write_id_list",
+]
