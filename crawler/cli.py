@@ -75,7 +75,7 @@ def main() -> None:
     "--endpoint",
     required=True,
     metavar="URL",
-    help="Compute endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com (a /v2.1 suffix is fine).",
+    help="Compute endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com (/v2.1 suffix is ok).",
 )
 @click.option(
     "--output",
@@ -99,7 +99,7 @@ def main() -> None:
 @click.option(
     "--strict",
     is_flag=True,
-    help="Exit 4 when any item failed or any input line was invalid (the snapshot is still written).",
+    help="Exit 4 if any item failed or input line was invalid (the snapshot is still written).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @reports_errors

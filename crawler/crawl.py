@@ -104,7 +104,8 @@ class Crawl:
         self.run_id = new_run_id(self.started_at)
         self.counters = PoolCounters()
         self.reader = InputReader(settings.input_path, settings.input_format)
-        self._scope = anyio.CancelScope()
+        self._scope: anyio.CancelScope | None = None
+        self._stopping = False
         self._client = NovaImageClient(settings)
 
     @property
@@ -113,7 +114,9 @@ class Crawl:
 
     def stop(self) -> None:
         """Stop taking items; what was fetched is still written to the partial files."""
-        self._scope.cancel()
+        self._stopping = True
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def _fetch_row(self, ref: ImageRef) -> Outcome:
         fetched = await self._client.fetch(ref)
@@ -132,6 +135,9 @@ class Crawl:
             self.settings.formats,
         )
         clock = time.monotonic()
+        self._scope = anyio.CancelScope()
+        if self._stopping:
+            self._scope.cancel()
         try:
             async with self._client:
                 with self._scope:
@@ -147,8 +153,8 @@ class Crawl:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(snapshot.close)
         duration = time.monotonic() - clock
-        manifest = self._manifest(duration)
-        status: RunStatus = "interrupted" if self._scope.cancelled_caught else "complete"
+        status: RunStatus = "interrupted" if self._stopping else "complete"
+        manifest = self._manifest(status, duration)
         directory = snapshot.work_dir
         if status == "complete":
             check_reconciled(self.reader.stats, self.counters)
@@ -164,11 +170,11 @@ class Crawl:
             duration,
         )
 
-    def _manifest(self, duration: float) -> dict[str, object]:
+    def _manifest(self, status: RunStatus, duration: float) -> dict[str, object]:
         stats = self.reader.stats
         finished = datetime.now(UTC)
         return {
-            "status": "interrupted" if self._scope.cancelled_caught else "complete",
+            "status": status,
             "run_id": self.run_id,
             "snapshot_date": self.started_at.date().isoformat(),
             "started_at": self.started_at.isoformat(),

@@ -115,7 +115,8 @@ def validate_pair(
         reason = f"region {region_name!r} is not a region name (letters, digits, . _ -)"
     if reason is not None:
         return InvalidLine(location, reason, *raw)
-    assert project_id is not None and image_id is not None
+    assert project_id is not None
+    assert image_id is not None
     return ImageRef(project_id.lower(), image_id.lower(), region_name)
 
 

@@ -7,12 +7,12 @@ null in its column and is kept verbatim (metadata in ``metadata_json``, top-leve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
 from crawler.errors import InvalidRecordError
+from crawler.normalize.jsoncodec import dumps_sorted
 
 SOURCE_NOVA_PROXY: Final = "nova-proxy"
 
@@ -49,11 +49,6 @@ _KNOWN_FIELDS: Final = frozenset(
         "OS-DCF:diskConfig",
     }
 )
-
-
-def dumps_sorted(value: object) -> str:
-    """Serialize to compact JSON with sorted keys: the lossless form of metadata."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def parse_timestamp(value: str) -> datetime | None:

@@ -191,6 +191,7 @@ def build_record(image_id: str, owner: str, digest: bytes, aux: bytes) -> dict[s
         digest: 64 random bytes; the first two chose the owner and are skipped here.
         aux: 64 more random bytes for checksums and related ids.
     """
+    # 31 sixteen-bit draws; the helpers below take at most 26 of them.
     draw = iter(struct.unpack(">32H", digest)[1:]).__next__
     status = _STATUS(draw())
     imagetype = _IMAGETYPE(draw())

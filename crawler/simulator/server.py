@@ -49,7 +49,7 @@ async def _serve_app(
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         if on_ready is not None:
             on_ready(_base_url(*runner.addresses[0][:2]))
@@ -129,7 +129,7 @@ class RunningSimulator:
         self._thread.start()
         if not self._ready.wait(_START_TIMEOUT) or not self.base_url:
             self._stop()
-            raise RuntimeError("simulator did not start") from self._error
+            raise RuntimeError(f"simulator did not start: {self._error!r}") from self._error
         return self
 
     def __exit__(self, *exc: object) -> None:
