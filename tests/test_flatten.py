@@ -154,7 +154,7 @@ def test_odd_types_become_nulls_and_are_kept_verbatim() -> None:
     row = flatten(body)
     for column in ("name", "min_disk_gb", "min_ram_mb", "progress", "created_at", "server_id"):
         assert row[column] is None
-    assert row["os_version"] is None and row["os_bit"] is None and row["disk_bus"] is None
+    assert (row["os_version"], row["os_bit"], row["disk_bus"]) == (None, None, None)
     assert json.loads(str(row["metadata_json"])) == body["image"]["metadata"]
     assert json.loads(str(row["extra_json"])) == {
         "name": 42,
