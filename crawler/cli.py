@@ -38,6 +38,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except CrawlerError as exc:
             click.echo(f"error: {exc}", err=True)
+            for note in getattr(exc, "__notes__", ()):
+                click.echo(f"  {note}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -85,7 +87,13 @@ def main() -> None:
     show_default=True,
     help="Snapshot root directory.",
 )
-@click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 4096),
+    default=32,
+    show_default=True,
+    help="Requests in flight (and pooled connections).",
+)
 @click.option(
     "--format",
     "formats",
@@ -94,8 +102,20 @@ def main() -> None:
     callback=_formats,
     help="Output formats, comma separated: parquet, csv.",
 )
-@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
-@click.option("--read-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to open a connection.",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds of silence allowed while reading a response.",
+)
 @click.option(
     "--strict",
     is_flag=True,

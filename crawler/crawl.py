@@ -20,7 +20,7 @@ import anyio
 from crawler import __version__
 from crawler.client import NovaImageClient
 from crawler.config import CrawlSettings
-from crawler.errors import InvalidRecordError, SnapshotError
+from crawler.errors import CrawlerError, InvalidRecordError, SnapshotError, sole_exception
 from crawler.inputs import STDIN, ImageRef, InputReader, InputStats
 from crawler.normalize import SCHEMA_VERSION, flatten_nova_image
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
@@ -149,6 +149,11 @@ class Crawl:
                         batch_rows=self.settings.batch_rows,
                         counters=self.counters,
                     )
+        except BaseExceptionGroup as group:
+            error = sole_exception(group)
+            if isinstance(error, CrawlerError):
+                error.add_note(f"fetched items so far are kept in {snapshot.work_dir}")
+            raise error from None
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(snapshot.close)

@@ -53,3 +53,16 @@ class InvalidRecordError(CrawlerError):
 
     The client layer turns it into an ``invalid_response`` error record; it never escapes a run.
     """
+
+
+def sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one real error inside nested task-group wrappers, or the group if there are more."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        else:
+            leaves.append(current)
+    return leaves[0] if len(leaves) == 1 else group

@@ -103,7 +103,9 @@ def validate_pair(
     raw = (_clean(project), _clean(image), _clean(region))
     project_id, image_id, region_name = raw
     reason = None
-    if project_id is None:
+    if any(value is not None and "\ufffd" in value for value in raw):
+        reason = "line is not valid UTF-8 text"
+    elif project_id is None:
         reason = "project_id is empty"
     elif not PROJECT_ID_RE.fullmatch(project_id.lower()):
         reason = f"project_id {project_id!r} is not 32 hexadecimal characters"
@@ -120,7 +122,15 @@ def validate_pair(
     return ImageRef(project_id.lower(), image_id.lower(), region_name)
 
 
-def _csv_records(text: io.TextIOBase, name: str) -> Iterator[ImageRef | InvalidLine]:
+def _text_lines(binary: io.BufferedReader[_HashingReader]) -> Iterator[str]:
+    """Decode line by line, so a bad byte spoils one line (reported with its number), not
+    the file: undecodable bytes become U+FFFD, which no validator accepts."""
+    for number, raw in enumerate(binary, start=1):
+        line = raw.decode("utf-8", errors="replace")
+        yield line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _csv_records(text: Iterator[str], name: str) -> Iterator[ImageRef | InvalidLine]:
     reader = csv.reader(text)
     header: list[str] | None = None
     for row in reader:
@@ -149,7 +159,7 @@ def _csv_records(text: io.TextIOBase, name: str) -> Iterator[ImageRef | InvalidL
         raise InputError(name, 1, "input is empty: expected a header project_id,image_id")
 
 
-def _jsonl_records(text: io.TextIOBase, name: str) -> Iterator[ImageRef | InvalidLine]:
+def _jsonl_records(text: Iterator[str], name: str) -> Iterator[ImageRef | InvalidLine]:
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
@@ -169,14 +179,16 @@ def _jsonl_records(text: io.TextIOBase, name: str) -> Iterator[ImageRef | Invali
         yield validate_pair(location, *values)
 
 
-def _detect_format(text: io.TextIOWrapper, name: str, requested: InputFormat) -> str:
+def _detect_format(
+    binary: io.BufferedReader[_HashingReader], name: str, requested: InputFormat
+) -> str:
     if requested != "auto":
         return requested
     if Path(name).suffix.lower() in _JSONL_SUFFIXES:
         return "jsonl"
     if name != STDIN and Path(name).suffix.lower() == ".csv":
         return "csv"
-    head = text.buffer.peek(256).lstrip()  # type: ignore[attr-defined]
+    head = binary.peek(256).lstrip()
     return "jsonl" if head.startswith((b"{", b"\xef\xbb\xbf{")) else "csv"
 
 
@@ -204,15 +216,13 @@ class InputReader:
     def __iter__(self) -> Iterator[ImageRef | InvalidLine]:
         raw = self._open()
         buffered = io.BufferedReader(_HashingReader(raw, self.stats), buffer_size=1 << 16)
-        text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
         name = "<stdin>" if self.source == STDIN else self.source
         try:
-            fmt = _detect_format(text, name, self._format)
+            fmt = _detect_format(buffered, name, self._format)
             self.stats.format = fmt
-            records = _csv_records(text, name) if fmt == "csv" else _jsonl_records(text, name)
+            lines = _text_lines(buffered)
+            records = _csv_records(lines, name) if fmt == "csv" else _jsonl_records(lines, name)
             yield from self._dedupe(records)
-        except UnicodeDecodeError as exc:
-            raise InputError(name, None, f"input is not UTF-8 text ({exc.reason})") from exc
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()

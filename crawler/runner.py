@@ -9,6 +9,7 @@ import anyio
 import click
 
 from crawler.crawl import Crawl, CrawlReport
+from crawler.errors import sole_exception
 from crawler.progress import show_progress
 
 # Exit codes of an interrupted run: the shell convention 128 + signal number.
@@ -33,12 +34,15 @@ async def _stop_on_signals(crawl: Crawl, seen: Interrupted) -> None:
 async def run_with_signals(crawl: Crawl, *, progress: bool) -> tuple[CrawlReport, int]:
     """Run ``crawl``; SIGINT/SIGTERM stop it cleanly. Returns the report and an exit code."""
     seen = Interrupted()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signals, crawl, seen)
-        if progress:
-            tg.start_soon(show_progress, crawl)
-        report = await crawl.run()
-        tg.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signals, crawl, seen)
+            if progress:
+                tg.start_soon(show_progress, crawl)
+            report = await crawl.run()
+            tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        raise sole_exception(group) from None
     code = (
         0
         if report.status == "complete"

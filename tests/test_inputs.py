@@ -104,11 +104,14 @@ def test_missing_file_and_empty_file_are_fatal(tmp_path: Path) -> None:
         read(tmp_path / "empty.csv")
 
 
-def test_non_utf8_input_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_non_utf8_line_is_rejected_alone(tmp_path: Path) -> None:
     path = tmp_path / "ids.csv"
-    path.write_bytes(b"project_id,image_id\n\xff\xfe\n")
-    with pytest.raises(InputError, match="not UTF-8"):
-        read(path)
+    bom = b"\xef\xbb\xbf"
+    path.write_bytes(bom + f"project_id,image_id\n{P1}\xff,{I1}\n{P2},{I2}\n".encode("latin-1"))
+    items, _ = read(path)
+    assert items[1] == ImageRef(P2, I2)
+    assert isinstance(items[0], InvalidLine)
+    assert items[0].message == f"{path}:2: line is not valid UTF-8 text"
 
 
 def test_stdin_is_read_with_dash(monkeypatch: pytest.MonkeyPatch) -> None:
