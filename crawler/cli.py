@@ -14,10 +14,10 @@ import click
 from crawler import __version__
 from crawler.config import CrawlSettings, parse_formats, token_from_env
 from crawler.crawl import Crawl
-from crawler.demo import run_demo, serve_until_signal
+from crawler.demo import run_demo
 from crawler.errors import CrawlerError
 from crawler.progress import wanted as progress_wanted
-from crawler.runner import run_with_signals, summary
+from crawler.runner import run_with_signals, serve_until_signal, summary
 from crawler.simulator import (
     Inventory,
     InventorySpec,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,30 +13,13 @@ from crawler.config import CrawlSettings
 from crawler.crawl import Crawl, CrawlReport
 from crawler.progress import wanted as progress_wanted
 from crawler.runner import run_with_signals, summary
-from crawler.simulator import InventorySpec, RunningSimulator, SimulatorConfig, serve, write_id_list
+from crawler.simulator import InventorySpec, RunningSimulator, SimulatorConfig, write_id_list
 
 # Lines appended to the demo's ID list so the summary shows the input checks at work.
 _BAD_LINES = (
     "not-a-project,3f1c2a9e-0000-4000-8000-000000000000\n",
     "0123456789abcdef0123456789abcdef,not-a-uuid\n",
 )
-
-
-async def serve_until_signal(config: SimulatorConfig, host: str, port: int) -> None:
-    """Serve the simulator until SIGINT/SIGTERM, then stop without a traceback."""
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(
-            lambda: serve(
-                config,
-                host=host,
-                port=port,
-                on_ready=lambda url: click.echo(f"simulator listening on {url}"),
-            )
-        )
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                tg.cancel_scope.cancel()
-                break
 
 
 def write_demo_ids(simulator: RunningSimulator, path: Path, unknown: int) -> None:

@@ -1,4 +1,4 @@
-"""Run a crawl the way a command line wants it: with signals, progress and a summary."""
+"""Run commands the way a command line wants them: signals, progress and a summary."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from crawler.crawl import Crawl, CrawlReport
 from crawler.errors import sole_exception
 from crawler.progress import show_progress
+from crawler.simulator import SimulatorConfig, serve
 
 # Exit codes of an interrupted run: the shell convention 128 + signal number.
 EXIT_INTERRUPTED: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -71,3 +72,20 @@ def summary(report: CrawlReport) -> list[str]:
         f"{report.requests} requests in {report.duration_s:.2f} s"
         f" = {report.requests_per_second:,.0f} req/s",
     ]
+
+
+async def serve_until_signal(config: SimulatorConfig, host: str, port: int) -> None:
+    """Serve the simulator until SIGINT/SIGTERM, then stop without a traceback."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(
+            lambda: serve(
+                config,
+                host=host,
+                port=port,
+                on_ready=lambda url: click.echo(f"simulator listening on {url}"),
+            )
+        )
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                tg.cancel_scope.cancel()
+                break
