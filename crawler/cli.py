@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,8 @@ import anyio
 import click
 
 from crawler import __version__
-from crawler.config import CrawlSettings, parse_formats, token_from_env
+from crawler.auth import auth_from_env
+from crawler.config import CrawlSettings, parse_formats
 from crawler.crawl import Crawl
 from crawler.demo import run_demo
 from crawler.errors import CrawlerError
@@ -25,6 +27,7 @@ from crawler.simulator import (
     write_id_list,
 )
 
+EXIT_FAILURES = 4  # some items failed beyond --max-failure-ratio; the snapshot is written
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -117,9 +120,37 @@ def main() -> None:
     help="Seconds of silence allowed while reading a response.",
 )
 @click.option(
-    "--strict",
-    is_flag=True,
-    help="Exit 4 if any item failed or input line was invalid (the snapshot is still written).",
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests per second at most (the adaptive limiter's ceiling). Default: no limit.",
+)
+@click.option(
+    "--rate-per-project",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests per second at most for each project.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 100),
+    default=6,
+    show_default=True,
+    help="Attempts per item for retryable failures (429, 413, 5xx, timeouts, resets).",
+)
+@click.option(
+    "--max-item-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="No new attempt for an item this long after its first.",
+)
+@click.option(
+    "--max-failure-ratio",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Exit 4 if more than this share of inputs failed or was invalid (snapshot still written).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @reports_errors
@@ -132,12 +163,18 @@ def crawl(
     formats: tuple[str, ...],
     connect_timeout: float,
     read_timeout: float,
-    strict: bool,
+    rate: float | None,
+    rate_per_project: float | None,
+    max_attempts: int,
+    max_item_seconds: float,
+    max_failure_ratio: float,
     quiet: bool,
 ) -> None:
     """Fetch every image in an ID list and write a snapshot.
 
-    The token for X-Auth-Token is read from the environment variable OS_AUTH_TOKEN.
+    Credentials come from the environment: HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK (AK/SK
+    signing), else OS_CLOUD or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/... (Keystone), else
+    OS_AUTH_TOKEN (a static token).
     """
     settings = CrawlSettings(
         endpoint=endpoint,
@@ -148,18 +185,21 @@ def crawl(
         formats=formats,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        auth_token=token_from_env(),
+        rate=rate,
+        rate_per_project=rate_per_project,
+        max_attempts=max_attempts,
+        max_item_seconds=max_item_seconds,
+        max_failure_ratio=max_failure_ratio,
     )
-    crawl_run = Crawl(settings)
+    crawl_run = Crawl(settings, auth_from_env(os.environ))
     report, code = anyio.run(
         functools.partial(run_with_signals, crawl_run, progress=progress_wanted(quiet))
     )
     if not quiet or code:
         for line in summary(report):
             click.echo(line, err=code != 0)
-    counters = report.counters
-    if code == 0 and strict and (counters.failed or counters.invalid):
-        code = 4
+    if code == 0 and report.failure_ratio > max_failure_ratio:
+        code = EXIT_FAILURES
     sys.exit(code)
 
 

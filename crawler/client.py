@@ -1,14 +1,17 @@
 """The HTTP client: one aiohttp session, one request in, one classified outcome out.
 
 Foreign exceptions (aiohttp, asyncio timeouts, JSON) are mapped here, at the layer boundary,
-to ``ErrorRecord`` values; nothing from a single request escapes as an exception.
+to ``ErrorRecord`` values; nothing from a single request escapes as an exception. Policy
+(authentication, limits, retries) lives one layer up, in ``crawler.retry``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Final, Self
 
@@ -26,6 +29,10 @@ NOVA_API_VERSION: Final = "2.1"
 _MESSAGE_LIMIT: Final = 500
 _REQUEST_ID: Final = "X-Openstack-Request-Id"
 _COMPUTE_REQUEST_ID: Final = "X-Compute-Request-Id"
+# The only 404 bodies that mean "this image does not exist" (Nova, and Glance behind it).
+# Any other 404 (webob's "The resource could not be found.", API gateway APIGW.0101) means
+# the API is not there, which must never be read as deleted images.
+_IMAGE_NOT_FOUND: Final = ("Image not found.", "No image found with ID")
 
 
 def classify_exception(exc: BaseException) -> ErrorKind:
@@ -39,11 +46,18 @@ def classify_exception(exc: BaseException) -> ErrorKind:
     return ErrorKind.CONNECTION
 
 
-def error_message(body: bytes, status: int) -> tuple[str, str | None]:
-    """Pull the message (and an API-gateway request id) out of an error body.
+@dataclass(frozen=True, slots=True)
+class ErrorDetails:
+    """What an error body says."""
 
-    Understands Nova faults ``{"itemNotFound": {"message": ...}}``, Keystone's
-    ``{"error": {"message": ...}}`` and Huawei API gateway ``{"error_msg": ..., "request_id"}``.
+    message: str
+    request_id: str | None = None
+    retry_after: str | None = None
+
+
+def error_details(body: bytes, status: int) -> ErrorDetails:
+    """Read an error body: Nova faults ``{"overLimit": {"message", "retryAfter"}}``, Keystone's
+    ``{"error": {"message"}}``, Huawei API gateway ``{"error_msg", "error_code", "request_id"}``.
     """
     try:
         decoded = json.loads(body)
@@ -51,21 +65,53 @@ def error_message(body: bytes, status: int) -> tuple[str, str | None]:
         decoded = None
     if isinstance(decoded, Mapping):
         if isinstance(decoded.get("error_msg"), str):
-            code = decoded.get("error_code")
-            request_id = decoded.get("request_id")
+            code, request_id = decoded.get("error_code"), decoded.get("request_id")
             text = (
-                f"{code}: {decoded['error_msg']}" if isinstance(code, str) else decoded["error_msg"]
+                decoded["error_msg"]
+                if not isinstance(code, str)
+                else f"{code}: {decoded['error_msg']}"
             )
-            return text[:_MESSAGE_LIMIT], request_id if isinstance(request_id, str) else None
+            return ErrorDetails(
+                text[:_MESSAGE_LIMIT], request_id if isinstance(request_id, str) else None
+            )
         for fault in decoded.values():
             if isinstance(fault, Mapping) and isinstance(fault.get("message"), str):
-                return str(fault["message"])[:_MESSAGE_LIMIT], None
+                retry = fault.get("retryAfter")
+                return ErrorDetails(
+                    str(fault["message"])[:_MESSAGE_LIMIT],
+                    retry_after=str(retry) if retry is not None else None,
+                )
     text = body.decode("utf-8", "replace").strip()
-    return (text[:_MESSAGE_LIMIT] or f"HTTP {status}"), None
+    return ErrorDetails(text[:_MESSAGE_LIMIT] or f"HTTP {status}")
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def kind_for_response(status: int, message: str) -> ErrorKind:
+    """Classify a non-200 answer; a 404 counts as not_found only with an image's 404 body."""
+    if status == 404 and not message.startswith(_IMAGE_NOT_FOUND):
+        return ErrorKind.API_UNAVAILABLE
+    return kind_for_status(status)
 
 
 class NovaImageClient:
-    """Fetches ``GET {endpoint}/v2.1/{project_id}/images/{image_id}`` for one run."""
+    """Sends ``GET {endpoint}/v2.1/{project_id}/images/{image_id}`` for one run."""
 
     def __init__(self, settings: CrawlSettings) -> None:
         self._base = settings.endpoint + "/v2.1/"
@@ -78,11 +124,15 @@ class NovaImageClient:
             "User-Agent": f"imagecrawler/{__version__}",
             "X-OpenStack-Nova-API-Version": NOVA_API_VERSION,
         }
-        if settings.auth_token:
-            self._headers["X-Auth-Token"] = settings.auth_token
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
         self.by_status: dict[str, int] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The run's session (also used by authentication to fetch tokens)."""
+        assert self._session is not None, "use the client as an async context manager"
+        return self._session
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(
@@ -102,57 +152,63 @@ class NovaImageClient:
         if self._session is not None:
             await self._session.close()
 
+    def url_for(self, ref: ImageRef) -> URL:
+        # IDs were validated as hex and UUIDs, so the URL needs no re-encoding (a hot path).
+        return URL(f"{self._base}{ref.project_id}/images/{ref.image_id}", encoded=True)
+
     def _count(self, key: str) -> None:
         self.requests += 1
         self.by_status[key] = self.by_status.get(key, 0) + 1
 
-    async def fetch(self, ref: ImageRef) -> Fetched | ErrorRecord:
-        """Fetch one image; every failure comes back as an ``ErrorRecord``."""
-        assert self._session is not None, "use the client as an async context manager"
-        # IDs were validated as hex and UUIDs, so the URL needs no re-encoding (a hot path).
-        url = URL(f"{self._base}{ref.project_id}/images/{ref.image_id}", encoded=True)
+    async def fetch(
+        self, ref: ImageRef, url: URL, headers: Mapping[str, str] | None = None
+    ) -> Fetched | ErrorRecord:
+        """One attempt; every failure comes back as an ``ErrorRecord`` (attempts=1)."""
         try:
-            async with self._session.get(url, allow_redirects=False) as response:
+            async with self.session.get(url, headers=headers, allow_redirects=False) as response:
                 body = await response.read()
                 status = response.status
-                headers = response.headers
-                request_id = headers.get(_REQUEST_ID) or headers.get(_COMPUTE_REQUEST_ID)
+                found = response.headers
+                request_id = found.get(_REQUEST_ID) or found.get(_COMPUTE_REQUEST_ID)
+                retry_after_header = found.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._count(type(exc).__name__)
-            kind = classify_exception(exc)
-            return self._error(
-                ref, kind, None, f"{type(exc).__name__}: {exc}"[:_MESSAGE_LIMIT], None
-            )
+            message = f"{type(exc).__name__}: {exc}"[:_MESSAGE_LIMIT]
+            return _error(ref, classify_exception(exc), None, message, None)
         self._count(str(status))
         if status != 200:
-            message, gateway_request_id = error_message(body, status)
-            return self._error(
-                ref, kind_for_status(status), status, message, request_id or gateway_request_id
+            details = error_details(body, status)
+            now = datetime.now(UTC)
+            wait = parse_retry_after(retry_after_header or details.retry_after, now)
+            kind = kind_for_response(status, details.message)
+            return _error(
+                ref, kind, status, details.message, request_id or details.request_id, wait
             )
         try:
             decoded = jsoncodec.loads(body)
         except ValueError as exc:  # includes UnicodeDecodeError and orjson's error
-            return self._error(
-                ref, ErrorKind.INVALID_RESPONSE, status, f"body is not JSON: {exc}", request_id
-            )
+            message = f"body is not JSON: {exc}"[:_MESSAGE_LIMIT]
+            return _error(ref, ErrorKind.INVALID_RESPONSE, status, message, request_id)
         return Fetched(decoded, request_id, attempts=1, at=datetime.now(UTC))
 
-    @staticmethod
-    def _error(
-        ref: ImageRef,
-        kind: ErrorKind,
-        status: int | None,
-        message: str,
-        request_id: str | None,
-    ) -> ErrorRecord:
-        return ErrorRecord(
-            ref.project_id,
-            ref.region,
-            ref.image_id,
-            kind,
-            status,
-            attempts=1,
-            message=message,
-            request_id=request_id,
-            at=datetime.now(UTC),
-        )
+
+def _error(
+    ref: ImageRef,
+    kind: ErrorKind,
+    status: int | None,
+    message: str,
+    request_id: str | None,
+    retry_after: float | None = None,
+) -> ErrorRecord:
+    return ErrorRecord(
+        ref.project_id,
+        ref.region,
+        ref.image_id,
+        kind,
+        status,
+        attempts=1,
+        message=message,
+        request_id=request_id,
+        at=datetime.now(UTC),
+        retry_after=retry_after,
+    )

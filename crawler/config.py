@@ -1,13 +1,12 @@
 """Run settings as frozen values, validated on construction.
 
-The environment is read only by ``token_from_env`` (called from the CLI); everything below
-the CLI receives these values explicitly.
+Credentials are not settings: the CLI reads them from the environment once, through
+``crawler.auth.auth_from_env``, and everything below receives values explicitly.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +16,6 @@ from crawler.errors import ConfigError
 from crawler.inputs import InputFormat
 
 OUTPUT_FORMATS: Final = ("parquet", "csv")
-TOKEN_ENV: Final = "OS_AUTH_TOKEN"
 
 
 def normalize_endpoint(value: str) -> str:
@@ -50,15 +48,9 @@ def parse_formats(value: str) -> tuple[str, ...]:
     return tuple(fmt for fmt in OUTPUT_FORMATS if fmt in wanted)
 
 
-def token_from_env() -> str | None:
-    """The static token from ``OS_AUTH_TOKEN``, if set and not blank."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    return token or None
-
-
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
-    """Everything one crawl needs. ``auth_token`` never appears in repr or manifest."""
+    """Everything one crawl needs except credentials (those stay in the auth provider)."""
 
     endpoint: str
     input_path: str
@@ -69,7 +61,13 @@ class CrawlSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     batch_rows: int = 5000
-    auth_token: str | None = field(default=None, repr=False)
+    rate: float | None = None
+    rate_per_project: float | None = None
+    max_attempts: int = 6
+    max_item_seconds: float = 300.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_failure_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "endpoint", normalize_endpoint(self.endpoint))
@@ -79,11 +77,17 @@ class CrawlSettings:
             raise ConfigError("timeouts must be positive")
         if self.batch_rows < 1:
             raise ConfigError("batch_rows must be positive")
+        for name in ("rate", "rate_per_project"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} {value}: must be positive")
+        if not 0.0 <= self.max_failure_ratio <= 1.0:
+            raise ConfigError(f"--max-failure-ratio {self.max_failure_ratio}: expected 0..1")
         if not self.formats or set(self.formats) - set(OUTPUT_FORMATS):
             raise ConfigError(f"formats {self.formats!r}: choose from {OUTPUT_FORMATS}")
 
     def public(self) -> dict[str, object]:
-        """The effective settings for the manifest, with secrets reduced to their presence."""
+        """The effective settings for the manifest (this class holds no secrets)."""
         return {
             "endpoint": self.endpoint,
             "api": "nova-proxy",
@@ -95,5 +99,11 @@ class CrawlSettings:
             "connect_timeout_s": self.connect_timeout,
             "read_timeout_s": self.read_timeout,
             "batch_rows": self.batch_rows,
-            "auth": "token" if self.auth_token else "none",
+            "rate": self.rate,
+            "rate_per_project": self.rate_per_project,
+            "max_attempts": self.max_attempts,
+            "max_item_seconds": self.max_item_seconds,
+            "backoff_base_s": self.backoff_base_s,
+            "backoff_max_s": self.backoff_max_s,
+            "max_failure_ratio": self.max_failure_ratio,
         }

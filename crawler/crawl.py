@@ -18,6 +18,7 @@ from typing import Literal
 import anyio
 
 from crawler import __version__
+from crawler.auth.base import AuthProvider, NoAuth
 from crawler.client import NovaImageClient
 from crawler.config import CrawlSettings
 from crawler.errors import CrawlerError, InvalidRecordError, SnapshotError, sole_exception
@@ -25,6 +26,8 @@ from crawler.inputs import STDIN, ImageRef, InputReader, InputStats
 from crawler.normalize import SCHEMA_VERSION, flatten_nova_image
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
 from crawler.pool import READ_BATCH, Outcome, PoolCounters, run_pool
+from crawler.ratelimit import RateLimits
+from crawler.retry import Fetcher, RetryPolicy
 from crawler.snapshot import SnapshotWriter, new_run_id
 
 RunStatus = Literal["complete", "interrupted"]
@@ -42,6 +45,12 @@ class CrawlReport:
     counters: PoolCounters
     requests: int
     duration_s: float
+
+    @property
+    def failure_ratio(self) -> float:
+        """Share of the distinct inputs (valid or not) that ended neither as a row nor 404."""
+        failures = self.counters.failed + self.counters.invalid
+        return failures / max(1, self.stats.unique + self.stats.invalid)
 
     @property
     def requests_per_second(self) -> float:
@@ -98,8 +107,9 @@ def check_reconciled(stats: InputStats, counters: PoolCounters) -> None:
 class Crawl:
     """One run. Observe ``counters`` while it runs; call ``stop()`` to end it early."""
 
-    def __init__(self, settings: CrawlSettings) -> None:
+    def __init__(self, settings: CrawlSettings, auth: AuthProvider | None = None) -> None:
         self.settings = settings
+        self.auth: AuthProvider = auth if auth is not None else NoAuth()
         self.started_at = datetime.now(UTC)
         self.run_id = new_run_id(self.started_at)
         self.counters = PoolCounters()
@@ -107,6 +117,18 @@ class Crawl:
         self._scope: anyio.CancelScope | None = None
         self._stopping = False
         self._client = NovaImageClient(settings)
+        self.limits = RateLimits(settings.rate, settings.rate_per_project)
+        self.fetcher = Fetcher(
+            self._client,
+            self.auth,
+            self.limits,
+            RetryPolicy(
+                max_attempts=settings.max_attempts,
+                max_item_seconds=settings.max_item_seconds,
+                backoff_base_s=settings.backoff_base_s,
+                backoff_max_s=settings.backoff_max_s,
+            ),
+        )
 
     @property
     def requests(self) -> int:
@@ -119,7 +141,7 @@ class Crawl:
             self._scope.cancel()
 
     async def _fetch_row(self, ref: ImageRef) -> Outcome:
-        fetched = await self._client.fetch(ref)
+        fetched = await self.fetcher.fetch(ref)
         return fetched if isinstance(fetched, ErrorRecord) else row_from(ref, fetched)
 
     async def run(self) -> CrawlReport:
@@ -194,10 +216,13 @@ class Crawl:
                 "sha256": stats.sha256 or None,
             },
             "settings": self.settings.public(),
+            "auth": {**self.auth.describe(), **self.auth.stats.as_dict()},
             "counts": count_outcomes(stats, self.counters),
             "requests": {
                 "total": self._client.requests,
                 "by_status": dict(sorted(self._client.by_status.items())),
                 "per_second": round(self._client.requests / duration, 1) if duration else 0.0,
+                **self.fetcher.stats.as_dict(),
             },
+            "rate_limit": self.limits.stats.as_dict(),
         }

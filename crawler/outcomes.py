@@ -6,7 +6,7 @@ these, and every invalid input line as an ``ErrorRecord`` of kind ``invalid_inpu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -14,7 +14,8 @@ from enum import StrEnum
 class ErrorKind(StrEnum):
     """Why an item did not become a row. Stable strings: they are written to the outputs."""
 
-    NOT_FOUND = "not_found"  # 404 for this image: it does not exist (or is deleted)
+    NOT_FOUND = "not_found"  # 404 "Image not found.": it does not exist (or is deleted)
+    API_UNAVAILABLE = "api_unavailable"  # 404 for the API itself (route gone, microversion)
     FORBIDDEN = "forbidden"  # 403
     UNAUTHORIZED = "unauthorized"  # 401
     BAD_REQUEST = "bad_request"  # 400, e.g. token scoped to another project
@@ -55,6 +56,7 @@ class ErrorRecord:
     message: str
     request_id: str | None
     at: datetime
+    retry_after: float | None = field(default=None, compare=False)  # not written
 
     def to_row(self) -> dict[str, object]:
         return {
@@ -78,3 +80,16 @@ class Fetched:
     request_id: str | None
     attempts: int
     at: datetime
+
+
+# What is worth another attempt: transient by nature. 400/401/403/404 are answers, not
+# accidents (401 gets one re-authentication, handled separately).
+RETRYABLE: frozenset[ErrorKind] = frozenset(
+    {
+        ErrorKind.THROTTLED,
+        ErrorKind.SERVER_ERROR,
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECTION,
+        ErrorKind.INVALID_RESPONSE,
+    }
+)

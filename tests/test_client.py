@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import aiohttp
 import pytest
 
-from crawler.client import classify_exception, error_message
+from crawler.client import (
+    ErrorDetails,
+    classify_exception,
+    error_details,
+    kind_for_response,
+    parse_retry_after,
+)
 from crawler.config import CrawlSettings, normalize_endpoint, parse_formats
 from crawler.errors import ConfigError
 from crawler.outcomes import ErrorKind, kind_for_status
@@ -58,22 +66,69 @@ def test_status_classification(status: int, kind: ErrorKind) -> None:
     [
         (
             b'{"itemNotFound": {"code": 404, "message": "Image not found."}}',
-            ("Image not found.", None),
+            ErrorDetails("Image not found."),
         ),
         (
             b'{"error_msg": "The throttling threshold has been reached", "error_code": "APIG.0308",'
             b' "request_id": "0af3"}',
-            ("APIG.0308: The throttling threshold has been reached", "0af3"),
+            ErrorDetails("APIG.0308: The throttling threshold has been reached", "0af3"),
         ),
-        (b'{"error": {"code": 401, "title": "Unauthorized", "message": "Auth."}}', ("Auth.", None)),
-        (b"<html>Bad Gateway</html>", ("<html>Bad Gateway</html>", None)),
-        (b"", ("HTTP 502", None)),
+        (
+            b'{"overLimit": {"code": 429, "message": "Slow down", "retryAfter": "7"}}',
+            ErrorDetails("Slow down", retry_after="7"),
+        ),
+        (
+            b'{"error": {"code": 401, "title": "Unauthorized", "message": "Auth."}}',
+            ErrorDetails("Auth."),
+        ),
+        (b"<html>Bad Gateway</html>", ErrorDetails("<html>Bad Gateway</html>")),
+        (b"", ErrorDetails("HTTP 502")),
     ],
 )
-def test_error_messages_are_read_from_every_known_body_shape(
-    body: bytes, expected: tuple[str, str | None]
+def test_error_details_are_read_from_every_known_body_shape(
+    body: bytes, expected: ErrorDetails
 ) -> None:
-    assert error_message(body, 502) == expected
+    assert error_details(body, 502) == expected
+
+
+NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("30", 30.0),
+        (" 2.5 ", 2.5),
+        ("-4", 0.0),
+        ("Fri, 27 Nov 2026 12:00:42 GMT", 42.0),
+        ("Fri, 27 Nov 2026 11:00:00 GMT", 0.0),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_takes_seconds_or_an_http_date(
+    value: str | None, seconds: float | None
+) -> None:
+    assert parse_retry_after(value, NOW) == seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "kind"),
+    [
+        (404, "Image not found.", ErrorKind.NOT_FOUND),
+        (404, "No image found with ID 70a599e0", ErrorKind.NOT_FOUND),
+        (404, "The resource could not be found.", ErrorKind.API_UNAVAILABLE),
+        (
+            404,
+            "APIGW.0101: The API does not exist or has not been published",
+            ErrorKind.API_UNAVAILABLE,
+        ),
+        (429, "x", ErrorKind.THROTTLED),
+    ],
+)
+def test_only_an_image_404_means_not_found(status: int, message: str, kind: ErrorKind) -> None:
+    assert kind_for_response(status, message) is kind
 
 
 @pytest.mark.parametrize(
@@ -95,11 +150,17 @@ def test_bad_endpoints_are_config_errors(value: str) -> None:
         normalize_endpoint(value)
 
 
-def test_formats_and_secret_free_settings() -> None:
+def test_formats() -> None:
     assert parse_formats("csv, PARQUET") == ("parquet", "csv")
     with pytest.raises(ConfigError):
         parse_formats("xlsx")
-    settings = CrawlSettings(endpoint="http://h", input_path="-", auth_token="hunter2")
-    assert "hunter2" not in repr(settings)
-    assert "hunter2" not in str(settings.public())
-    assert settings.public()["auth"] == "token"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flag"),
+    [("rate", 0.0, "--rate"), ("rate_per_project", -1.0, "--rate-per-project"),
+     ("max_failure_ratio", 1.5, "--max-failure-ratio"), ("concurrency", 0, "--concurrency")],
+)  # fmt: skip
+def test_settings_name_the_flag_they_reject(field: str, value: float, flag: str) -> None:
+    with pytest.raises(ConfigError, match=flag):
+        CrawlSettings(endpoint="http://h", input_path="-", **{field: value})  # type: ignore[arg-type]

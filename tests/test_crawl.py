@@ -115,7 +115,7 @@ def test_manifest_describes_the_run(report: CrawlReport, messy_input: Path) -> N
     import hashlib
 
     assert manifest["input"]["sha256"] == hashlib.sha256(messy_input.read_bytes()).hexdigest()
-    assert manifest["settings"]["auth"] == "none"
+    assert manifest["auth"]["method"] == "none"
     assert manifest["requests"]["total"] == manifest["counts"]["unique"]
     assert manifest["requests"]["per_second"] > 0
     for name, info in manifest["files"].items():

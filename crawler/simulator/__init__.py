@@ -8,7 +8,13 @@ demo and benchmarks. Modules:
 * ``records``: one Huawei-flavoured Glance record from random bytes (pure).
 * ``inventory``: stateless inventory (ids decode to their index) and id-list files.
 * ``nova``: microversions, fault bodies and the Glance -> Nova image view (pure).
-* ``app``: the application, its config and response counters.
+* ``config``: :class:`SimulatorConfig`; ``stats``: response and event counters.
+* ``faults``: fault settings and profiles; ``injector``: which request gets which fault;
+  ``ratelimit``: token buckets; ``outcomes``: answering a fault over HTTP.
+* ``gateway``: Huawei API Gateway error bodies.
+* ``keystone`` and ``tokens``: ``POST /v3/auth/tokens`` and the issued tokens;
+  ``aksk``: Huawei AK/SK signature verification; ``guard``: auth of the Nova route.
+* ``app``: the application and its routes.
 * ``server``: serving it in the foreground or in a background thread.
 """
 
@@ -16,10 +22,12 @@ from crawler.simulator.app import (
     CONFIG_KEY,
     INVENTORY_KEY,
     STATS_KEY,
+    TOKENS_KEY,
     SimulatorConfig,
     SimulatorStats,
     build_app,
 )
+from crawler.simulator.faults import PROFILES, FaultConfig, parse_faults
 from crawler.simulator.inventory import MAX_IMAGES, Inventory, InventorySpec, write_id_list
 from crawler.simulator.os_catalog import OS_CATALOG, OsEntry
 from crawler.simulator.server import RunningSimulator, check_loopback, serve
@@ -29,7 +37,10 @@ __all__ = [
     "INVENTORY_KEY",
     "MAX_IMAGES",
     "OS_CATALOG",
+    "PROFILES",
     "STATS_KEY",
+    "TOKENS_KEY",
+    "FaultConfig",
     "Inventory",
     "InventorySpec",
     "OsEntry",
@@ -38,6 +49,7 @@ __all__ = [
     "SimulatorStats",
     "build_app",
     "check_loopback",
+    "parse_faults",
     "serve",
     "write_id_list",
 ]

@@ -2,45 +2,54 @@
 
 Serves the deprecated Nova images proxy ``GET /v2[.1]/{project_id}/images/{image_id}`` the
 way Huawei Cloud ECS / Open Telekom Cloud (upstream Nova underneath) answer it, backed by a
-generated :class:`~crawler.simulator.inventory.Inventory`. Request order mirrors the real
-paste pipeline: request id, then keystonemiddleware (401), then microversion negotiation
-(400/406), then routing and the controller (404/200).
+generated :class:`~crawler.simulator.inventory.Inventory`, and Keystone's
+``POST /v3/auth/tokens``. Request order on the Nova route mirrors the real pipeline:
+request id, then auth (gateway or keystonemiddleware: 401; Nova's project check: 400),
+then injected faults and throttling, then microversion negotiation (400/406), then
+routing and the controller (404/200).
 
 All routes are registered in :func:`_register_routes`; every response except ``/_sim/*``
-is counted by status in :class:`SimulatorStats`.
+is counted in :class:`SimulatorStats`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import re
-import threading
-from dataclasses import dataclass, field
-from functools import lru_cache
+import time
+from functools import partial
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
-from crawler.simulator.inventory import Inventory, InventorySpec
+from crawler.simulator.config import SimulatorConfig
+from crawler.simulator.guard import Guard, credential_of
+from crawler.simulator.injector import FaultPlan
+from crawler.simulator.inventory import Inventory
+from crawler.simulator.keystone import KeystoneService
 from crawler.simulator.nova import (
     IMAGE_NOT_FOUND,
     MAX_PROXY_VERSION,
     RESOURCE_NOT_FOUND,
-    UNAUTHORIZED,
     VersionFault,
     image_view,
     negotiate_version,
+    origin_on_port,
 )
+from crawler.simulator.outcomes import LostResponse, answer_fault
+from crawler.simulator.ratelimit import Clock
 from crawler.simulator.records import uuid4_text
+from crawler.simulator.stats import SimulatorStats
+from crawler.simulator.tokens import TokenStore
 
 __all__ = [
     "CONFIG_KEY",
     "INVENTORY_KEY",
     "STATS_KEY",
+    "TOKENS_KEY",
     "SimulatorConfig",
     "SimulatorStats",
     "build_app",
@@ -49,74 +58,10 @@ __all__ = [
 _PROJECT_RE = re.compile(r"[0-9a-f]{32}")
 _HIDDEN_STATUSES = frozenset({"deleted", "pending_delete"})
 
-
-@dataclass(frozen=True, slots=True)
-class SimulatorConfig:
-    """How the simulator behaves.
-
-    Attributes:
-        inventory: Shape and seed of the generated images.
-        latency_ms: Delay added to every image response; 0 means none.
-        token: When set, ``X-Auth-Token`` must equal it, otherwise 401.
-        glance_url: Base of the ``alternate`` link; default is the request origin on 9292.
-        keystone_url: ``WWW-Authenticate`` URI on 401; default is the request origin on 5000.
-    """
-
-    inventory: InventorySpec = field(default_factory=InventorySpec)
-    latency_ms: float = 0.0
-    token: str | None = None
-    glance_url: str | None = None
-    keystone_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.latency_ms) and self.latency_ms >= 0):
-            raise ValueError(f"latency_ms must be a finite number >= 0, got {self.latency_ms}")
-        if self.token == "":
-            raise ValueError("token must be None or a non-empty string")
-        for name in ("glance_url", "keystone_url"):
-            url = getattr(self, name)
-            if url is not None and not url.startswith(("http://", "https://")):
-                raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
-
-
-class SimulatorStats:
-    """Counts responses by HTTP status; safe to read from another thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[int, int] = {}
-        self._total = 0
-
-    def record(self, status: int) -> None:
-        """Count one response with ``status``."""
-        with self._lock:
-            self._counts[status] = self._counts.get(status, 0) + 1
-            self._total += 1
-
-    def snapshot(self) -> dict[str, int]:
-        """Return ``{"total": n, "<status>": count, ...}``."""
-        with self._lock:
-            snap = {"total": self._total}
-            snap.update((str(status), n) for status, n in sorted(self._counts.items()))
-        return snap
-
-
 CONFIG_KEY = web.AppKey("simulator_config", SimulatorConfig)
 INVENTORY_KEY = web.AppKey("simulator_inventory", Inventory)
 STATS_KEY = web.AppKey("simulator_stats", SimulatorStats)
-
-
-@lru_cache(maxsize=256)
-def _origin_on_port(origin: str, port: int) -> str:
-    """Return ``origin`` with its port replaced, e.g. for the default Glance link."""
-    scheme, _, host = origin.partition("://")
-    if host.startswith("["):  # IPv6 literal: the port follows the closing bracket
-        return f"{scheme}://{host[: host.index(']') + 1]}:{port}"
-    return f"{scheme}://{host.rpartition(':')[0] or host}:{port}"
-
-
-def _json(status: int, body: bytes, headers: CIMultiDict[str]) -> web.Response:
-    return web.Response(status=status, body=body, headers=headers)
+TOKENS_KEY = web.AppKey("simulator_tokens", TokenStore)
 
 
 def _add_version_headers(headers: CIMultiDict[str], version: tuple[int, int]) -> None:
@@ -127,62 +72,99 @@ def _add_version_headers(headers: CIMultiDict[str], version: tuple[int, int]) ->
     headers.add("Vary", "X-OpenStack-Nova-API-Version")
 
 
-async def _get_image(request: web.Request) -> web.Response:
-    """``GET /v2[.1]/{project_id}/images/{image_id}``."""
-    app = request.app
-    config = app[CONFIG_KEY]
-    if config.latency_ms:
-        await asyncio.sleep(config.latency_ms / 1000)
-    request_id = "req-" + uuid4_text(os.urandom(16))  # cheaper than uuid.uuid4()
-    headers: CIMultiDict[str] = CIMultiDict(
-        {
-            "Content-Type": "application/json",
-            "X-Compute-Request-Id": request_id,
-            "X-OpenStack-Request-Id": request_id,
-        }
-    )
-    origin = f"{request.scheme}://{request.host}"
-    if config.token is not None and request.headers.get("X-Auth-Token") != config.token:
-        keystone = config.keystone_url or _origin_on_port(origin, 5000)
-        headers["WWW-Authenticate"] = f'Keystone uri="{keystone}"'
-        return _json(401, UNAUTHORIZED, headers)
-    try:
-        version = negotiate_version(request.headers)
-    except VersionFault as fault:
-        return _json(fault.status, fault.body, headers)  # nothing negotiated: no echo
-    _add_version_headers(headers, version)
-    project_id = request.match_info["project_id"]
-    if version > MAX_PROXY_VERSION or not _PROJECT_RE.fullmatch(project_id):
-        return _json(404, RESOURCE_NOT_FOUND, headers)
-    body = _image_body(request, app[INVENTORY_KEY], origin, project_id)
-    return _json(404, IMAGE_NOT_FOUND, headers) if body is None else _json(200, body, headers)
+class _NovaRoute:
+    """``GET /v2[.1]/{project_id}/images/{image_id}`` with its auth and fault injection."""
 
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        inventory: Inventory,
+        tokens: TokenStore,
+        stats: SimulatorStats,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._inventory = inventory
+        self._stats = stats
+        # None when switched off, so the plain route pays one attribute test for each.
+        self._guard = Guard(config, tokens) if config.auth_required else None
+        self._plan = FaultPlan(config.faults, clock) if config.faults.enabled else None
+        self._by_credential = config.faults.rate_key == "token"
 
-def _image_body(
-    request: web.Request, inventory: Inventory, origin: str, project_id: str
-) -> bytes | None:
-    """Return the 200 body, or None when the image is unknown or not visible."""
-    index = inventory.lookup(request.match_info["image_id"])
-    if index is None:
-        return None
-    record = inventory.glance_record(index)
-    visible = record["owner"] == project_id or record["visibility"] == "public"
-    if not visible or record["status"] in _HIDDEN_STATUSES:
-        return None
-    glance = request.app[CONFIG_KEY].glance_url or _origin_on_port(origin, 9292)
-    view = image_view(
-        record,
-        origin=origin,
-        prefix="/" + request.match_info["version"],
-        project_id=project_id,
-        glance=glance.rstrip("/"),
-    )
-    return json.dumps({"image": view}).encode()
+    async def get_image(self, request: web.Request) -> web.StreamResponse:
+        """Answer one image request (the route handler)."""
+        config = self._config
+        if config.latency_ms:
+            await asyncio.sleep(config.latency_ms / 1000)
+        request_id = "req-" + uuid4_text(os.urandom(16))  # cheaper than uuid.uuid4()
+        headers: CIMultiDict[str] = CIMultiDict(
+            {
+                "Content-Type": "application/json",
+                "X-Compute-Request-Id": request_id,
+                "X-OpenStack-Request-Id": request_id,
+            }
+        )
+        project_id = request.match_info["project_id"]
+        if self._guard is not None:
+            refusal = await self._guard.check(request, project_id, headers)
+            if refusal is not None:
+                return refusal
+        if self._plan is not None:
+            credential = credential_of(request.headers) if self._by_credential else ""
+            fault = self._plan.decide(project_id, request.match_info["image_id"], credential)
+            if fault is not None:
+                self._stats.event(f"fault:{fault.kind}")
+                answer = partial(self._answer, request, headers)
+                return await answer_fault(request, fault, config.faults, headers, answer)
+        status, body = self._answer(request, headers)
+        return web.Response(status=status, body=body, headers=headers)
+
+    def _answer(self, request: web.Request, headers: CIMultiDict[str]) -> tuple[int, bytes]:
+        """Return the normal status and body; adds the negotiated version to ``headers``."""
+        try:
+            version = negotiate_version(request.headers)
+        except VersionFault as fault:
+            return fault.status, fault.body  # nothing negotiated: no echo
+        _add_version_headers(headers, version)
+        project_id = request.match_info["project_id"]
+        if (
+            self._config.proxy_removed
+            or version > MAX_PROXY_VERSION
+            or not _PROJECT_RE.fullmatch(project_id)
+        ):
+            return 404, RESOURCE_NOT_FOUND
+        body = self._image_body(request, project_id)
+        return (404, IMAGE_NOT_FOUND) if body is None else (200, body)
+
+    def _image_body(self, request: web.Request, project_id: str) -> bytes | None:
+        """Return the 200 body, or None when the image is unknown or not visible."""
+        index = self._inventory.lookup(request.match_info["image_id"])
+        if index is None:
+            return None
+        record = self._inventory.glance_record(index)
+        visible = record["owner"] == project_id or record["visibility"] == "public"
+        if not visible or record["status"] in _HIDDEN_STATUSES:
+            return None
+        origin = f"{request.scheme}://{request.host}"
+        glance = self._config.glance_url or origin_on_port(origin, 9292)
+        view = image_view(
+            record,
+            origin=origin,
+            prefix="/" + request.match_info["version"],
+            project_id=project_id,
+            glance=glance.rstrip("/"),
+        )
+        return json.dumps({"image": view}).encode()
 
 
 async def _get_stats(request: web.Request) -> web.Response:
     """``GET /_sim/stats``: the counters as JSON (not counted themselves)."""
     return web.json_response(request.app[STATS_KEY].snapshot())
+
+
+async def _expire_tokens(request: web.Request) -> web.Response:
+    """``POST /_sim/expire-tokens``: invalidate every Keystone token issued so far."""
+    return web.json_response({"expired": request.app[TOKENS_KEY].expire_all()})
 
 
 def _stats_middleware(stats: SimulatorStats) -> Middleware:
@@ -198,24 +180,44 @@ def _stats_middleware(stats: SimulatorStats) -> Middleware:
         except Exception:
             stats.record(500)
             raise
-        stats.record(response.status)
+        if isinstance(response, LostResponse):
+            stats.record_lost(response.outcome)
+        else:
+            stats.record(response.status)
         return response
 
     return count
 
 
-def _register_routes(app: web.Application) -> None:
+def _register_routes(app: web.Application, nova: _NovaRoute, keystone: KeystoneService) -> None:
     # OTC documents both /v2 and /v2.1; Huawei only /v2.1.
-    app.router.add_get(r"/{version:v2(?:\.1)?}/{project_id}/images/{image_id}", _get_image)
+    app.router.add_get(r"/{version:v2(?:\.1)?}/{project_id}/images/{image_id}", nova.get_image)
+    app.router.add_post("/v3/auth/tokens", keystone.issue)
     app.router.add_get("/_sim/stats", _get_stats)
+    app.router.add_post("/_sim/expire-tokens", _expire_tokens)
 
 
-def build_app(config: SimulatorConfig) -> web.Application:
-    """Return the simulator application for ``config``."""
+def build_app(config: SimulatorConfig, *, clock: Clock = time.monotonic) -> web.Application:
+    """Return the simulator application for ``config``.
+
+    Args:
+        config: Simulator settings.
+        clock: Monotonic clock of the token buckets; tests pass a fake one.
+    """
     stats = SimulatorStats()
+    inventory = Inventory(config.inventory)
+    tokens = TokenStore(config.faults.token_ttl)
     app = web.Application(middlewares=[_stats_middleware(stats)])
     app[CONFIG_KEY] = config
-    app[INVENTORY_KEY] = Inventory(config.inventory)
+    app[INVENTORY_KEY] = inventory
     app[STATS_KEY] = stats
-    _register_routes(app)
+    app[TOKENS_KEY] = tokens
+    keystone = KeystoneService(
+        users=config.users,
+        projects=inventory.projects,
+        region=config.region,
+        tokens=tokens,
+        stats=stats,
+    )
+    _register_routes(app, _NovaRoute(config, inventory, tokens, stats, clock), keystone)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 __all__ = [
     "IMAGE_NOT_FOUND",
@@ -21,6 +22,7 @@ __all__ = [
     "fault_body",
     "image_view",
     "negotiate_version",
+    "origin_on_port",
 ]
 
 Version = tuple[int, int]
@@ -130,6 +132,15 @@ def negotiate_version(headers: Mapping[str, str]) -> Version:
             f"Minimum is {_fmt(MIN_VERSION)} and maximum is {_fmt(MAX_VERSION)}.",
         )
     return version
+
+
+@lru_cache(maxsize=256)
+def origin_on_port(origin: str, port: int) -> str:
+    """Return ``origin`` with its port replaced, e.g. for the default Glance link."""
+    scheme, _, host = origin.partition("://")
+    if host.startswith("["):  # IPv6 literal: the port follows the closing bracket
+        return f"{scheme}://{host[: host.index(']') + 1]}:{port}"
+    return f"{scheme}://{host.rpartition(':')[0] or host}:{port}"
 
 
 def _fmt(version: Version) -> str:

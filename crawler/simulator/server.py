@@ -10,13 +10,15 @@ import asyncio
 import contextlib
 import ipaddress
 import threading
+import time
 from collections.abc import Callable
 
 import anyio
 from aiohttp import web
 
-from crawler.simulator.app import INVENTORY_KEY, STATS_KEY, SimulatorConfig, build_app
+from crawler.simulator.app import INVENTORY_KEY, STATS_KEY, TOKENS_KEY, SimulatorConfig, build_app
 from crawler.simulator.inventory import Inventory
+from crawler.simulator.ratelimit import Clock
 
 __all__ = ["RunningSimulator", "check_loopback", "serve"]
 
@@ -87,10 +89,17 @@ class RunningSimulator:
 
     The thread owns its event loop, so sync tests and demos can use the simulator while
     their own code runs on another loop (or none).
+
+    Args:
+        config: Simulator settings.
+        port: TCP port on 127.0.0.1; 0 picks a free one.
+        clock: Monotonic clock of the token buckets (see ``build_app``).
     """
 
-    def __init__(self, config: SimulatorConfig, *, port: int = 0) -> None:
-        self._app = build_app(config)
+    def __init__(
+        self, config: SimulatorConfig, *, port: int = 0, clock: Clock = time.monotonic
+    ) -> None:
+        self._app = build_app(config, clock=clock)
         self._port = port
         self.inventory: Inventory = self._app[INVENTORY_KEY]
         self.base_url = ""
@@ -103,6 +112,10 @@ class RunningSimulator:
     def stats(self) -> dict[str, int]:
         """Return the response counters (see ``SimulatorStats.snapshot``)."""
         return self._app[STATS_KEY].snapshot()
+
+    def expire_tokens(self) -> int:
+        """Invalidate every Keystone token issued so far; return how many there were."""
+        return self._app[TOKENS_KEY].expire_all()
 
     def _on_ready(self, base_url: str) -> None:
         self.base_url = base_url

@@ -1,0 +1,189 @@
+"""Rate limits: token buckets (overall and per project) and an adaptive endpoint limiter.
+
+Every request first waits on ``RateLimits.acquire``. Buckets use GCRA-style reservations: a
+caller reserves the next free slot at once and sleeps until it, so N concurrent workers are
+spread evenly instead of waking together. The endpoint limiter adapts: a throttle answer
+(429/413) pauses every worker on that endpoint together, for the server's Retry-After or a
+default cool-down, and cuts the rate (multiplicative decrease); each quiet second then adds a
+little back (additive increase) up to the configured ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import anyio
+
+Clock = Callable[[], float]
+
+DEFAULT_COOLDOWN_S: Final = 2.0  # Huawei's advice for APIG.0308 without Retry-After: 2-5 s
+DECREASE_FACTOR: Final = 0.5
+INCREASE_FRACTION: Final = 0.05  # of the ceiling (or of the cut rate) per quiet second
+MIN_RATE: Final = 1.0
+
+
+class TokenBucket:
+    """``rate`` requests per second with bursts of up to ``burst``; ``reserve`` never blocks."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        # A small default burst absorbs a late wake-up without ever sending a burst large
+        # enough to trip a server bucket of the same rate (those allow rate/10 or more).
+        self.burst = max(1.0, burst if burst is not None else min(rate / 40, 10.0))
+        self._tat = 0.0  # theoretical arrival time of the next request
+
+    def set_rate(self, rate: float, now: float) -> None:
+        """Change the rate from now on, keeping the reservations already made."""
+        self._tat = max(self._tat, now)
+        self.rate = rate
+
+    def reserve(self, now: float) -> float:
+        """Reserve one slot; return how long the caller must wait before using it."""
+        interval = 1.0 / self.rate
+        tat = max(self._tat, now)
+        wait = max(0.0, tat - (self.burst - 1) * interval - now)
+        self._tat = tat + interval
+        return wait
+
+
+@dataclass(slots=True)
+class LimiterStats:
+    """Counters for the manifest."""
+
+    throttle_signals: int = 0
+    rate_cuts: int = 0
+    cooldown_waits: int = 0
+    cooldown_wait_s: float = 0.0
+    rate_waits: int = 0
+    rate_wait_s: float = 0.0
+    current_rate: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "throttle_signals": self.throttle_signals,
+            "rate_cuts": self.rate_cuts,
+            "cooldown_waits": self.cooldown_waits,
+            "cooldown_wait_s": round(self.cooldown_wait_s, 3),
+            "rate_waits": self.rate_waits,
+            "rate_wait_s": round(self.rate_wait_s, 3),
+            "final_rate": None if self.current_rate is None else round(self.current_rate, 1),
+        }
+
+
+@dataclass(slots=True)
+class AdaptiveLimiter:
+    """One endpoint's shared cool-down and AIMD rate (unlimited until the first throttle
+    when no ceiling is set)."""
+
+    ceiling: float | None
+    clock: Clock = time.monotonic
+    stats: LimiterStats = field(default_factory=LimiterStats)
+    bucket: TokenBucket | None = None
+    cooldown_until: float = 0.0
+    _last_increase: float = 0.0
+    _recent: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.ceiling is not None:
+            self.bucket = TokenBucket(self.ceiling)
+            self.stats.current_rate = self.ceiling
+
+    def throttled(self, retry_after: float | None) -> None:
+        """A 429/413 arrived: pause everyone and cut the rate (once per cool-down)."""
+        now = self.clock()
+        self.stats.throttle_signals += 1
+        pause = retry_after if retry_after is not None else DEFAULT_COOLDOWN_S
+        if now < self.cooldown_until:  # the same burst of 429s: one cut is enough
+            self.cooldown_until = max(self.cooldown_until, now + pause)
+            return
+        self.cooldown_until = now + pause
+        current = self.bucket.rate if self.bucket else self._observed_rate(now)
+        cut = max(MIN_RATE, current * DECREASE_FACTOR)
+        if self.bucket is None:
+            self.bucket = TokenBucket(cut)
+        self.bucket.set_rate(cut, now)
+        self.stats.rate_cuts += 1
+        self.stats.current_rate = cut
+        self._last_increase = self.cooldown_until
+
+    def _observed_rate(self, now: float) -> float:
+        recent = [t for t in self._recent if t > now - 1.0]
+        return max(MIN_RATE, float(len(recent)))
+
+    def _recover(self, now: float) -> None:
+        if self.bucket is None or now - self._last_increase < 1.0:
+            return
+        seconds = int(now - self._last_increase)
+        step = (self.ceiling or self.bucket.rate) * INCREASE_FRACTION * seconds
+        rate = self.bucket.rate + max(step, MIN_RATE)
+        if self.ceiling is not None:
+            rate = min(rate, self.ceiling)
+        self.bucket.set_rate(rate, now)
+        self.stats.current_rate = rate
+        self._last_increase += seconds
+
+    def reserve(self, now: float) -> tuple[float, float]:
+        """Return (cool-down wait, rate wait) for one request starting now."""
+        cooldown = max(0.0, self.cooldown_until - now)
+        start = now + cooldown
+        self._recover(start)
+        if self.bucket is None:
+            self._recent.append(now)
+            if len(self._recent) > 4096:
+                del self._recent[:2048]
+            return cooldown, 0.0
+        return cooldown, self.bucket.reserve(start)
+
+
+class RateLimits:
+    """All limits one request passes: the endpoint's adaptive limiter (ceiling ``rate``) and,
+    when set, a bucket per project."""
+
+    def __init__(
+        self,
+        rate: float | None = None,
+        per_project_rate: float | None = None,
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.endpoint = AdaptiveLimiter(rate, clock)
+        self._per_project_rate = per_project_rate
+        self._projects: dict[str, TokenBucket] = {}
+        self._clock = clock
+
+    @property
+    def stats(self) -> LimiterStats:
+        return self.endpoint.stats
+
+    def reserve(self, project_id: str) -> float:
+        """Reserve a slot in every limit; return the total wait (counted in the stats)."""
+        now = self._clock()
+        cooldown, rate_wait = self.endpoint.reserve(now)
+        if self._per_project_rate is not None:
+            bucket = self._projects.get(project_id)
+            if bucket is None:
+                bucket = self._projects[project_id] = TokenBucket(self._per_project_rate)
+            rate_wait = max(rate_wait, bucket.reserve(now + cooldown))
+        stats = self.endpoint.stats
+        if cooldown:
+            stats.cooldown_waits += 1
+            stats.cooldown_wait_s += cooldown
+        if rate_wait:
+            stats.rate_waits += 1
+            stats.rate_wait_s += rate_wait
+        return cooldown + rate_wait
+
+    async def acquire(self, project_id: str) -> None:
+        """Wait until this request may go; a cool-down that began meanwhile is honoured too."""
+        while (wait := self.reserve(project_id)) > 0:
+            await anyio.sleep(wait)
+            if self.endpoint.cooldown_until <= self._clock():
+                return
+
+    def throttled(self, retry_after: float | None) -> None:
+        self.endpoint.throttled(retry_after)

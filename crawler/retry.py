@@ -1,0 +1,184 @@
+"""Retry policy: what is tried again, how long to wait, and when to give up.
+
+Retried: throttling (429, 413 overLimit), 500/502/503/504, timeouts, connection errors and
+invalid bodies. Not retried: 400, 403, 404 (answers, not accidents). A 401 gets one
+re-authentication and one immediate new attempt. Waits are exponential with full jitter, or
+the server's Retry-After when it sent one; an item gives up after ``max_attempts`` or when the
+next attempt would start later than ``max_item_seconds`` after its first (bounded twice).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+import anyio
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+from crawler.auth.base import AuthProvider
+from crawler.client import NovaImageClient
+from crawler.errors import ConfigError
+from crawler.inputs import ImageRef
+from crawler.outcomes import RETRYABLE, ErrorKind, ErrorRecord, Fetched
+from crawler.ratelimit import RateLimits
+
+Outcome = Fetched | ErrorRecord
+
+# Before any image answered 200, this many "the API is not here" 404s stop the run: the
+# endpoint or its version is wrong, and every further request would be wasted.
+API_UNAVAILABLE_LIMIT: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounds of the retry loop (validated on construction)."""
+
+    max_attempts: int = 6
+    max_item_seconds: float = 300.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_retry_after_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.max_item_seconds <= 0:
+            raise ConfigError("--max-attempts and --max-item-seconds must be positive")
+
+
+@dataclass(slots=True)
+class RetryStats:
+    """Counters for the manifest: every attempt, and each retry by its reason."""
+
+    attempts: int = 0
+    retries: dict[str, int] = field(default_factory=dict)
+    retried_after_401: int = 0
+    gave_up: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "attempts": self.attempts,
+            "retries": dict(sorted(self.retries.items())),
+            "retried_after_401": self.retried_after_401,
+            "gave_up": dict(sorted(self.gave_up.items())),
+        }
+
+
+@dataclass(slots=True)
+class _Item:
+    """One item's retry state: attempts made, the credentials last sent, one re-auth."""
+
+    ref: ImageRef
+    attempts: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    may_reauthenticate: bool = True
+
+
+def _bump(counter: dict[str, int], key: str) -> None:
+    counter[key] = counter.get(key, 0) + 1
+
+
+def _retryable(outcome: Outcome) -> bool:
+    return isinstance(outcome, ErrorRecord) and outcome.kind in RETRYABLE
+
+
+def _last_outcome(state: RetryCallState) -> Outcome:
+    """When the bounds stop the loop, the last failure is the item's outcome."""
+    assert state.outcome is not None
+    result: Outcome = state.outcome.result()
+    return result
+
+
+class Fetcher:
+    """Fetches one image with authentication, rate limits and retries."""
+
+    def __init__(
+        self,
+        client: NovaImageClient,
+        auth: AuthProvider,
+        limits: RateLimits,
+        policy: RetryPolicy,
+    ) -> None:
+        self._client = client
+        self._auth = auth
+        self._limits = limits
+        self._policy = policy
+        self.stats = RetryStats()
+        self._ok_seen = False
+        self._api_unavailable = 0
+
+    async def fetch(self, ref: ImageRef) -> Outcome:
+        """Every attempt this item gets; returns the success or the last failure."""
+        item = _Item(ref)
+        retrying = AsyncRetrying(
+            retry=retry_if_result(_retryable),
+            stop=stop_after_attempt(self._policy.max_attempts)
+            | stop_before_delay(self._policy.max_item_seconds),
+            wait=self._wait,
+            sleep=anyio.sleep,
+            before_sleep=self._count_retry,
+            retry_error_callback=_last_outcome,
+        )
+        outcome: Outcome = await retrying(self._attempt, item)
+        if isinstance(outcome, ErrorRecord) and outcome.kind in RETRYABLE:
+            _bump(self.stats.gave_up, outcome.kind.value)
+        return dataclasses.replace(outcome, attempts=item.attempts)
+
+    async def _attempt(self, item: _Item) -> Outcome:
+        outcome = await self._send(item)
+        if (
+            isinstance(outcome, ErrorRecord)
+            and outcome.kind is ErrorKind.UNAUTHORIZED
+            and item.may_reauthenticate
+        ):
+            item.may_reauthenticate = False
+            if await self._auth.unauthorized(item.ref.project_id, item.headers):
+                self.stats.retried_after_401 += 1
+                outcome = await self._send(item)
+        self._watch_endpoint(outcome)
+        return outcome
+
+    async def _send(self, item: _Item) -> Outcome:
+        ref = item.ref
+        await self._limits.acquire(ref.project_id)
+        url = self._client.url_for(ref)
+        item.headers = await self._auth.headers(self._client.session, "GET", url, ref.project_id)
+        item.attempts += 1
+        self.stats.attempts += 1
+        outcome = await self._client.fetch(ref, url, item.headers)
+        if isinstance(outcome, ErrorRecord) and outcome.kind is ErrorKind.THROTTLED:
+            self._limits.throttled(outcome.retry_after)
+        return outcome
+
+    def _watch_endpoint(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Fetched):
+            self._ok_seen = True
+        elif outcome.kind is ErrorKind.API_UNAVAILABLE and not self._ok_seen:
+            self._api_unavailable += 1
+            if self._api_unavailable >= API_UNAVAILABLE_LIMIT:
+                raise ConfigError(
+                    f"the endpoint answered 404 {outcome.message!r} for {self._api_unavailable}"
+                    " images and no image at all: the Nova images API is not available there"
+                    " (wrong --endpoint, or a cloud that removed the proxy API)"
+                )
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        outcome = state.outcome.result() if state.outcome else None
+        if isinstance(outcome, ErrorRecord):
+            _bump(self.stats.retries, outcome.kind.value)
+
+    def _wait(self, state: RetryCallState) -> float:
+        outcome = state.outcome.result() if state.outcome else None
+        if isinstance(outcome, ErrorRecord) and outcome.retry_after is not None:
+            return min(outcome.retry_after, self._policy.max_retry_after_s)
+        jitter = wait_random_exponential(
+            multiplier=self._policy.backoff_base_s, max=self._policy.backoff_max_s
+        )
+        return float(jitter(state))
