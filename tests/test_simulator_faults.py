@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from crawler.simulator import (
     PROFILES,
@@ -33,7 +34,7 @@ SPEC = InventorySpec(images=400, projects=4, seed=5)
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 NOVA_ID = re.compile(r"^req-[0-9a-f-]{36}$")
 
-Result = tuple[int, dict[str, str], bytes]  # status, headers, body
+Result = tuple[int, CIMultiDict[str], bytes]  # status, headers, body
 
 
 class FakeClock:
@@ -46,7 +47,7 @@ class FakeClock:
         return self.now
 
 
-def running(clock: FakeClock | None = None, **faults: Any) -> RunningSimulator:
+def running(*, clock: FakeClock | None = None, **faults: Any) -> RunningSimulator:
     config = SimulatorConfig(inventory=SPEC, faults=FaultConfig(**faults))
     return RunningSimulator(config) if clock is None else RunningSimulator(config, clock=clock)
 
@@ -62,14 +63,14 @@ async def get(url: str, headers: dict[str, str] | None = None, read_s: float = 5
         aiohttp.ClientSession(timeout=timeout) as session,
         session.get(url, headers=headers) as resp,
     ):
-        return resp.status, dict(resp.headers), await resp.read()
+        return resp.status, CIMultiDict(resp.headers), await resp.read()
 
 
 async def outcome(url: str) -> str:
     """Status of one GET, ``"bad_json"`` for an undecodable 200, or the exception's name."""
     try:
         status, _, body = await get(url, read_s=0.3)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         return type(exc).__name__
     if status == 200:
         try:
@@ -110,7 +111,10 @@ def test_profiles() -> None:
             "throttle,retry_after_s=2.5,retry_after_http_date=true,rate_burst=none",
             FaultConfig(rate_limit=200, retry_after_s=2.5, retry_after_http_date=True),
         ),
-        ("max_faults_per_item=2,token_ttl_s=60", FaultConfig(max_faults_per_item=2, token_ttl_s=60)),
+        (
+            "max_faults_per_item=2,token_ttl_s=60",
+            FaultConfig(max_faults_per_item=2, token_ttl_s=60),
+        ),
     ],
 )
 def test_parse_faults(spec: str, expected: FaultConfig) -> None:
@@ -233,7 +237,8 @@ def test_plan_bucket_does_not_consume_attempts() -> None:
     config = FaultConfig(seed=4, error_rate=0.5, rate_limit=1, rate_burst=1)
     unthrottled = FaultPlan(replace(config, rate_limit=None, rate_burst=None))
     expected = [unthrottled.decide("p", "i") for _ in range(8)]
-    assert None in expected and any(expected)  # a mix, or the test proves nothing
+    assert None in expected  # a mix, or the test proves nothing
+    assert any(expected)
     clock = FakeClock()
     plan = FaultPlan(config, clock)
     got = []
@@ -259,7 +264,10 @@ async def test_errors_bodies_and_mix() -> None:
         assert body["computeFault"]["code"] == status
         assert NOVA_ID.match(headers["X-Compute-Request-Id"])
     assert by_status[503][1] == {
-        "serviceUnavailable": {"code": 503, "message": by_status[503][1]["serviceUnavailable"]["message"]}
+        "serviceUnavailable": {
+            "code": 503,
+            "message": by_status[503][1]["serviceUnavailable"]["message"],
+        }
     }
     headers, body = by_status[504]
     assert (body["error_code"], body["error_msg"]) == ("APIGW.0201", "Backend timeout.")
@@ -269,9 +277,7 @@ async def test_errors_bodies_and_mix() -> None:
     assert stats["total"] == sum(stats[str(s)] for s in by_status) == 40
 
 
-@pytest.mark.parametrize(
-    ("retry_after_s", "header"), [(None, None), (2.5, "3")]
-)
+@pytest.mark.parametrize(("retry_after_s", "header"), [(None, None), (2.5, "3")])
 async def test_huawei_throttle(retry_after_s: float | None, header: str | None) -> None:
     with running(throttle_rate=1.0, retry_after_s=retry_after_s) as sim:
         status, headers, body = await get(url_of(sim, 0))
@@ -281,7 +287,8 @@ async def test_huawei_throttle(retry_after_s: float | None, header: str | None) 
     assert list(data) == ["error_msg", "error_code", "request_id"]
     assert data["error_code"] == "APIG.0308"
     assert data["error_msg"] == (
-        "The throttling threshold has been reached: policy user over ratelimit,limit:200,time:1 second"
+        "The throttling threshold has been reached: "
+        "policy user over ratelimit,limit:200,time:1 second"
     )
     assert HEX32.match(data["request_id"])
     assert headers.get("Retry-After") == header
@@ -301,7 +308,9 @@ async def test_nova_throttle_delta_seconds(style: str) -> None:
 
 
 async def test_nova_throttle_http_date() -> None:
-    with running(throttle_rate=1.0, throttle_style="nova429", retry_after_s=30, retry_after_http_date=True) as sim:
+    with running(
+        throttle_rate=1.0, throttle_style="nova429", retry_after_s=30, retry_after_http_date=True
+    ) as sim:
         before = time.time()
         _, headers, body = await get(url_of(sim, 0))
     when = parsedate_to_datetime(headers["Retry-After"]).timestamp()
@@ -347,16 +356,144 @@ async def test_bad_json() -> None:
     for status, headers, body in results:
         assert status == 200
         assert headers["Content-Type"] == "application/json"
-        with pytest.raises(ValueError):
+        with pytest.raises(json.JSONDecodeError):
             json.loads(body)
     assert len({body.endswith(b",}") for _, _, body in results}) == 2  # both flavours
 
 
 async def test_max_faults_per_item_over_http() -> None:
     with running(error_rate=1.0, max_faults_per_item=2) as sim:
-        statuses = [[(await get(url_of(sim, i)))[0] for _ in range(3)] for i in range(3)]
+        inv = sim.inventory
+        active = [i for i in range(len(inv)) if inv.glance_record(i)["status"] == "active"][:3]
+        statuses = [[(await get(url_of(sim, i)))[0] for _ in range(4)] for i in active]
         stats = sim.stats()
-    for (first, second, third), i in zip(statuses, range(3), strict=True):
-        assert first >= 500 and second >= 500
-        assert third == (200 if sim.inventory.glance_record(i)["status"] not in ("deleted", "pending_delete") else 404)
+    for first, second, *rest in statuses:
+        assert first >= 500
+        assert second >= 500
+        assert rest == [200, 200]
     assert stats["fault:error"] == 6
+
+
+# --- token bucket over HTTP ---------------------------------------------------------------
+
+
+async def test_rate_limit_per_project_on_fake_clock() -> None:
+    clock = FakeClock()
+    with running(clock=clock, rate_limit=10, rate_burst=3) as sim:
+        inv = sim.inventory
+        mine = [i for i in range(len(inv)) if inv.owner(i) == inv.projects[0]][:5]
+        other = next(i for i in range(len(inv)) if inv.owner(i) != inv.projects[0])
+        statuses = [(await get(url_of(sim, i)))[0] for i in mine]
+        assert [s == 429 for s in statuses] == [False, False, False, True, True]
+        assert (await get(url_of(sim, other)))[0] != 429  # another project, another bucket
+        clock.now = 0.1  # one token back
+        assert [(await get(url_of(sim, i)))[0] == 429 for i in mine[:2]] == [False, True]
+        status, _, body = await get(url_of(sim, mine[0]))
+        stats = sim.stats()
+    assert status == 429
+    assert json.loads(body)["error_msg"].endswith("limit:10,time:1 second")
+    assert stats["fault:rate_limit"] == 4
+    assert stats["429"] == 4
+
+
+@pytest.mark.parametrize(("rate_key", "throttled"), [("global", True), ("token", False)])
+async def test_rate_limit_keys(rate_key: str, throttled: bool) -> None:
+    clock = FakeClock()
+    with running(clock=clock, rate_limit=1, rate_burst=1, rate_key=rate_key) as sim:
+        inv = sim.inventory
+        first = next(i for i in range(len(inv)) if inv.owner(i) == inv.projects[0])
+        second = next(i for i in range(len(inv)) if inv.owner(i) == inv.projects[1])
+        assert (await get(url_of(sim, first), {"X-Auth-Token": "a"}))[0] != 429
+        got = (await get(url_of(sim, second), {"X-Auth-Token": "b"}))[0]
+        assert (got == 429) is throttled
+        assert (await get(url_of(sim, second), {"X-Auth-Token": "a"}))[0] == 429
+
+
+# --- determinism, caps and the profiles end to end ----------------------------------------
+
+MIXED: dict[str, Any] = {
+    "seed": 21,
+    "error_rate": 0.3,
+    "throttle_rate": 0.1,
+    "reset_rate": 0.1,
+    "bad_json_rate": 0.1,
+}
+
+
+async def per_item_outcomes(
+    sim: RunningSimulator, items: list[int], reverse: bool
+) -> dict[int, list[str]]:
+    """Three rounds over ``items``; within a round all items are requested concurrently."""
+    got: dict[int, list[str]] = {i: [] for i in items}
+    order = items[::-1] if reverse else items
+    for _ in range(3):
+        results = await asyncio.gather(*(outcome(url_of(sim, i)) for i in order))
+        for i, result in zip(order, results, strict=True):
+            got[i].append(result)
+    return got
+
+
+async def test_same_seed_same_faults_whatever_the_interleaving() -> None:
+    items = list(range(30))
+    with running(**MIXED) as first:
+        a = await per_item_outcomes(first, items, reverse=False)
+    with running(**MIXED) as second:
+        b = await per_item_outcomes(second, items, reverse=True)
+    assert a == b
+    kinds = {result for results in a.values() for result in results}
+    assert {"429", "bad_json"} <= kinds
+    assert kinds & {"500", "502", "503", "504"}
+    assert kinds & {"ClientPayloadError", "ServerDisconnectedError", "ClientOSError"}
+    with running(**{**MIXED, "seed": 22}) as third:
+        assert await per_item_outcomes(third, items, reverse=False) != a
+
+
+async def test_chaos_profile_serves_every_image_within_four_attempts() -> None:
+    config = SimulatorConfig(inventory=SPEC, faults=replace(PROFILES["chaos"], hang_s=0.5))
+    with RunningSimulator(config) as sim:
+        items = range(120)
+
+        async def fetch_with_retries(i: int) -> str:
+            for _ in range(4):  # max_faults_per_item=3: the 4th attempt is always clean
+                result = await outcome(url_of(sim, i))
+                if result in ("200", "404"):
+                    return result
+            return result
+
+        results = await asyncio.gather(*(fetch_with_retries(i) for i in items))
+        stats = sim.stats()
+    assert set(results) <= {"200", "404"}
+    assert stats["fault:error"] > 5
+    assert stats["total"] > len(items)
+
+
+async def test_faults_come_after_auth() -> None:
+    config = SimulatorConfig(inventory=SPEC, token="t", faults=FaultConfig(error_rate=1.0))
+    with RunningSimulator(config) as sim:
+        assert (await get(url_of(sim, 0)))[0] == 401
+        assert (await get(url_of(sim, 0), {"X-Auth-Token": "t"}))[0] >= 500
+        assert sim.stats()["fault:error"] == 1
+
+
+async def test_proxy_removed() -> None:
+    config = SimulatorConfig(inventory=SPEC, proxy_removed=True)
+    with RunningSimulator(config) as sim:
+        status, headers, body = await get(url_of(sim, 0))
+    assert status == 404
+    assert json.loads(body) == {
+        "itemNotFound": {"code": 404, "message": "The resource could not be found."}
+    }
+    assert headers["X-OpenStack-Nova-API-Version"] == "2.1"
+
+
+async def test_stats_route_reports_faults() -> None:
+    with running(error_rate=0.5, reset_rate=0.5, seed=3) as sim:
+        for i in range(20):
+            await outcome(url_of(sim, i))
+        status, _, body = await get(f"{sim.base_url}/_sim/stats")
+    stats = json.loads(body)
+    assert status == 200
+    assert stats["total"] == 20
+    assert stats["fault:error"] + stats["fault:reset"] == 20
+    assert stats["reset"] == stats["fault:reset"]
+    assert sum(v for k, v in stats.items() if k.isdigit()) == stats["fault:error"]

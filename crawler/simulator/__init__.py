@@ -2,7 +2,8 @@
 
 ``GET /v2.1/{project_id}/images/{image_id}`` (and ``/v2/...``) is served by a real
 ``aiohttp.web.Application`` backed by a deterministic generated inventory, for tests, the
-demo and benchmarks. Modules:
+demo and benchmarks; with Keystone ``POST /v3/auth/tokens``, project-scoped token and
+AK/SK checks, and reproducible fault injection and throttling. Modules:
 
 * ``os_catalog``: documented ``__os_version`` spellings with platform, type and bitness.
 * ``records``: one Huawei-flavoured Glance record from random bytes (pure).
