@@ -24,6 +24,7 @@ from crawler.simulator import (
     Inventory,
     InventorySpec,
     SimulatorConfig,
+    parse_faults,
     write_id_list,
 )
 
@@ -210,7 +211,27 @@ def crawl(
 @click.option("--projects", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--token", default=None, help="Require this X-Auth-Token (401 otherwise).")
+@click.option("--token", default=None, help="Accept this static X-Auth-Token for every project.")
+@click.option(
+    "--faults",
+    default="none",
+    show_default=True,
+    help="Fault profile and overrides, e.g. chaos, throttle, 'chaos,error_rate=0.1,seed=3'.",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME:PASSWORD",
+    help="A Keystone user of domain Default (repeatable); enables POST /v3/auth/tokens.",
+)
+@click.option(
+    "--aksk", "access_keys", multiple=True, metavar="AK:SK", help="Accept this AK/SK pair."
+)
+@click.option("--huawei-errors", is_flag=True, help="Answer bad tokens like Huawei's API gateway.")
+@click.option(
+    "--proxy-removed", is_flag=True, help="Answer every image 404, as a cloud without the proxy."
+)
 @click.option(
     "--write-ids",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -231,17 +252,33 @@ def simulate(
     seed: int,
     latency_ms: float,
     token: str | None,
+    faults: str,
+    users: tuple[str, ...],
+    access_keys: tuple[str, ...],
+    huawei_errors: bool,
+    proxy_removed: bool,
     write_ids: Path | None,
     unknown: int,
     ids_format: str,
     no_serve: bool,
 ) -> None:
-    """Serve a simulated Nova images API from a generated inventory (Ctrl-C stops it)."""
-    config = SimulatorConfig(
-        inventory=InventorySpec(images=images, projects=projects, seed=seed),
-        latency_ms=latency_ms,
-        token=token,
-    )
+    """Serve a simulated Nova images API from a generated inventory (Ctrl-C stops it).
+
+    The credentials given here are the simulator's own test accounts, not real secrets.
+    """
+    try:
+        config = SimulatorConfig(
+            inventory=InventorySpec(images=images, projects=projects, seed=seed),
+            latency_ms=latency_ms,
+            token=token,
+            faults=parse_faults(faults),
+            users=_pairs("--user", users),
+            aksk=_pairs("--aksk", access_keys),
+            huawei_errors=huawei_errors,
+            proxy_removed=proxy_removed,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     if write_ids is not None:
         rows = write_id_list(
             Inventory(config.inventory),
@@ -252,6 +289,13 @@ def simulate(
         click.echo(f"wrote {rows} ids to {write_ids}")
     if not no_serve:
         anyio.run(serve_until_signal, config, host, port)
+
+
+def _pairs(flag: str, values: tuple[str, ...]) -> dict[str, str]:
+    pairs = dict(value.partition(":")[::2] for value in values)
+    if any(not key or not secret for key, secret in pairs.items()):
+        raise click.BadParameter(f"{flag} expects NAME:SECRET")
+    return pairs
 
 
 @main.command()

@@ -2,10 +2,10 @@
 
 Every request first waits on ``RateLimits.acquire``. Buckets use GCRA-style reservations: a
 caller reserves the next free slot at once and sleeps until it, so N concurrent workers are
-spread evenly instead of waking together. The endpoint limiter adapts: a throttle answer
-(429/413) pauses every worker on that endpoint together, for the server's Retry-After or a
-default cool-down, and cuts the rate (multiplicative decrease); each quiet second then adds a
-little back (additive increase) up to the configured ceiling.
+spread evenly instead of waking together. The endpoint limiter adapts (AIMD): throttling
+(429/413) pauses every worker on that endpoint together and halves the rate; each second after
+the pause adds 5 % of the target back, up to the configured ceiling (or, with none, up to the
+rate that was throttled, after which the limit is lifted).
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ import anyio
 
 Clock = Callable[[], float]
 
-DEFAULT_COOLDOWN_S: Final = 2.0  # Huawei's advice for APIG.0308 without Retry-After: 2-5 s
+SHORT_PAUSE_S: Final = 0.5  # lets a server's token bucket refill before we go on
+THROTTLE_SHARE: Final = 0.1  # throttles per answer, within a second, that mean "too fast"
+THROTTLE_MIN_COUNT: Final = 3
+MIN_WINDOW_S: Final = 0.25  # shortest stretch a rate is measured over
 DECREASE_FACTOR: Final = 0.5
 INCREASE_FRACTION: Final = 0.05  # of the ceiling (or of the cut rate) per quiet second
 MIN_RATE: Final = 1.0
@@ -77,55 +80,86 @@ class LimiterStats:
 
 @dataclass(slots=True)
 class AdaptiveLimiter:
-    """One endpoint's shared cool-down and AIMD rate (unlimited until the first throttle
-    when no ceiling is set)."""
+    """One endpoint's shared cool-down and AIMD rate.
+
+    Unlimited until throttled when no ceiling is set. A throttle with Retry-After pauses
+    everyone that long. Without Retry-After (Huawei's gateway sends none) a lone 429 is left to
+    the item's own backoff; only when throttles are a real share of the answers (the server's
+    limit is below our rate) is there a short pause and a cut. At most one cut per second.
+    """
 
     ceiling: float | None
     clock: Clock = time.monotonic
     stats: LimiterStats = field(default_factory=LimiterStats)
     bucket: TokenBucket | None = None
     cooldown_until: float = 0.0
+    peak: float | None = None  # the rate that was too high: recovery aims back at it
+    _last_cut: float = float("-inf")
     _last_increase: float = 0.0
-    _recent: list[float] = field(default_factory=list)
+    _window_start: float = 0.0
+    _answers: int = 0
+    _throttles: int = 0
+    _previous_answers: int = 0
 
     def __post_init__(self) -> None:
         if self.ceiling is not None:
             self.bucket = TokenBucket(self.ceiling)
             self.stats.current_rate = self.ceiling
 
-    def throttled(self, retry_after: float | None) -> None:
-        """A 429/413 arrived: pause everyone and cut the rate (once per cool-down)."""
+    def observe(self, throttled: bool, retry_after: float | None = None) -> None:
+        """Record one answer from the endpoint; react if it was a throttle."""
         now = self.clock()
-        self.stats.throttle_signals += 1
-        pause = retry_after if retry_after is not None else DEFAULT_COOLDOWN_S
-        if now < self.cooldown_until:  # the same burst of 429s: one cut is enough
-            self.cooldown_until = max(self.cooldown_until, now + pause)
+        if now - self._window_start >= 1.0:
+            self._previous_answers = self._answers if now - self._window_start < 2.0 else 0
+            self._window_start, self._answers, self._throttles = now, 0, 0
+        self._answers += 1
+        if not throttled:
             return
-        self.cooldown_until = now + pause
-        current = self.bucket.rate if self.bucket else self._observed_rate(now)
+        self._throttles += 1
+        self.stats.throttle_signals += 1
+        if retry_after is not None:
+            self.cooldown_until = max(self.cooldown_until, now + retry_after)
+        elif self._throttles >= max(THROTTLE_MIN_COUNT, THROTTLE_SHARE * self._answers):
+            self.cooldown_until = max(self.cooldown_until, now + SHORT_PAUSE_S)
+        else:
+            return
+        self._cut(now)
+
+    def _cut(self, now: float) -> None:
+        if now - self._last_cut < 1.0:
+            return
+        self._last_cut = now
+        current = self.bucket.rate if self.bucket else max(MIN_RATE, self._observed_rate(now))
+        self.peak = max(self.peak or 0.0, current)
         cut = max(MIN_RATE, current * DECREASE_FACTOR)
         if self.bucket is None:
             self.bucket = TokenBucket(cut)
         self.bucket.set_rate(cut, now)
         self.stats.rate_cuts += 1
         self.stats.current_rate = cut
-        self._last_increase = self.cooldown_until
+        self._last_increase = max(now, self.cooldown_until)
 
     def _observed_rate(self, now: float) -> float:
-        recent = [t for t in self._recent if t > now - 1.0]
-        return max(MIN_RATE, float(len(recent)))
+        """Answers per second lately: the last full second, or this one if it is not young."""
+        elapsed = now - self._window_start
+        if elapsed < MIN_WINDOW_S and self._previous_answers:
+            return float(self._previous_answers)
+        return self._answers / max(elapsed, MIN_WINDOW_S)
 
     def _recover(self, now: float) -> None:
         if self.bucket is None or now - self._last_increase < 1.0:
             return
         seconds = int(now - self._last_increase)
-        step = (self.ceiling or self.bucket.rate) * INCREASE_FRACTION * seconds
-        rate = self.bucket.rate + max(step, MIN_RATE)
-        if self.ceiling is not None:
-            rate = min(rate, self.ceiling)
+        self._last_increase += seconds
+        target = self.ceiling if self.ceiling is not None else self.peak or self.bucket.rate
+        rate = self.bucket.rate + max(MIN_RATE, target * INCREASE_FRACTION) * seconds
+        if self.ceiling is None and rate >= target:
+            self.bucket = None  # back where trouble began, with no ceiling: unlimited again
+            self.stats.current_rate = None
+            return
+        rate = min(rate, target)
         self.bucket.set_rate(rate, now)
         self.stats.current_rate = rate
-        self._last_increase += seconds
 
     def reserve(self, now: float) -> tuple[float, float]:
         """Return (cool-down wait, rate wait) for one request starting now."""
@@ -133,9 +167,6 @@ class AdaptiveLimiter:
         start = now + cooldown
         self._recover(start)
         if self.bucket is None:
-            self._recent.append(now)
-            if len(self._recent) > 4096:
-                del self._recent[:2048]
             return cooldown, 0.0
         return cooldown, self.bucket.reserve(start)
 
@@ -185,5 +216,6 @@ class RateLimits:
             if self.endpoint.cooldown_until <= self._clock():
                 return
 
-    def throttled(self, retry_after: float | None) -> None:
-        self.endpoint.throttled(retry_after)
+    def observe(self, throttled: bool, retry_after: float | None = None) -> None:
+        """Tell the endpoint limiter about one answer (throttled or not)."""
+        self.endpoint.observe(throttled, retry_after)

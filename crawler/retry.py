@@ -61,6 +61,8 @@ class RetryStats:
     retries: dict[str, int] = field(default_factory=dict)
     retried_after_401: int = 0
     gave_up: dict[str, int] = field(default_factory=dict)
+    retry_after_waits: int = 0  # waits the server set with Retry-After
+    backoff_s: float = 0.0  # total time items spent waiting between attempts
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,6 +70,8 @@ class RetryStats:
             "retries": dict(sorted(self.retries.items())),
             "retried_after_401": self.retried_after_401,
             "gave_up": dict(sorted(self.gave_up.items())),
+            "retry_after_waits": self.retry_after_waits,
+            "backoff_s": round(self.backoff_s, 3),
         }
 
 
@@ -154,7 +158,9 @@ class Fetcher:
         self.stats.attempts += 1
         outcome = await self._client.fetch(ref, url, item.headers)
         if isinstance(outcome, ErrorRecord) and outcome.kind is ErrorKind.THROTTLED:
-            self._limits.throttled(outcome.retry_after)
+            self._limits.observe(True, outcome.retry_after)
+        else:
+            self._limits.observe(False)
         return outcome
 
     def _watch_endpoint(self, outcome: Outcome) -> None:
@@ -162,7 +168,7 @@ class Fetcher:
             self._ok_seen = True
         elif outcome.kind is ErrorKind.API_UNAVAILABLE and not self._ok_seen:
             self._api_unavailable += 1
-            if self._api_unavailable >= API_UNAVAILABLE_LIMIT:
+            if self._api_unavailable == API_UNAVAILABLE_LIMIT:  # == : one task raises, once
                 raise ConfigError(
                     f"the endpoint answered 404 {outcome.message!r} for {self._api_unavailable}"
                     " images and no image at all: the Nova images API is not available there"
@@ -173,6 +179,8 @@ class Fetcher:
         outcome = state.outcome.result() if state.outcome else None
         if isinstance(outcome, ErrorRecord):
             _bump(self.stats.retries, outcome.kind.value)
+            self.stats.retry_after_waits += outcome.retry_after is not None
+        self.stats.backoff_s += state.upcoming_sleep
 
     def _wait(self, state: RetryCallState) -> float:
         outcome = state.outcome.result() if state.outcome else None

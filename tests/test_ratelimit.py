@@ -7,7 +7,7 @@ import time
 import anyio
 import pytest
 
-from crawler.ratelimit import DEFAULT_COOLDOWN_S, AdaptiveLimiter, RateLimits, TokenBucket
+from crawler.ratelimit import SHORT_PAUSE_S, AdaptiveLimiter, RateLimits, TokenBucket
 
 
 class FakeClock:
@@ -40,24 +40,47 @@ def test_reservations_are_spaced_evenly_for_concurrent_callers() -> None:
     assert waits == pytest.approx([0.0, 0.01, 0.02, 0.03, 0.04])
 
 
-def test_throttle_pauses_everyone_and_halves_the_rate() -> None:
+def test_retry_after_pauses_everyone_and_halves_the_rate_once_per_second() -> None:
     clock = FakeClock()
     limiter = AdaptiveLimiter(ceiling=200.0, clock=clock)
-    limiter.throttled(retry_after=3.0)
+    limiter.observe(True, retry_after=3.0)
     cooldown, _ = limiter.reserve(clock())
     assert cooldown == pytest.approx(3.0)
     assert limiter.stats.current_rate == 100.0
-    # More 429s from the same burst extend the pause but do not cut again.
-    limiter.throttled(retry_after=1.0)
-    limiter.throttled(retry_after=None)
+    # More 429s from the same burst may extend the pause but do not cut again.
+    limiter.observe(True, retry_after=4.0)
+    limiter.observe(True, retry_after=1.0)
     assert (limiter.stats.rate_cuts, limiter.stats.throttle_signals) == (1, 3)
-    assert limiter.cooldown_until == pytest.approx(clock() + 3.0)
+    assert limiter.cooldown_until == pytest.approx(clock() + 4.0)
+
+
+def test_sporadic_throttles_without_retry_after_are_left_to_backoff() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(ceiling=None, clock=clock)
+    for n in range(1000):  # 2 % throttled, spread over 10 s
+        clock.now += 0.01
+        limiter.observe(n % 50 == 0)
+    assert limiter.stats.throttle_signals == 20
+    assert limiter.stats.rate_cuts == 0
+    assert limiter.reserve(clock()) == (0.0, 0.0)
+
+
+def test_a_real_share_of_throttles_cuts_to_half_the_observed_rate() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(ceiling=None, clock=clock)
+    for n in range(600):  # 300 answers/s, then one in three throttled
+        clock.now += 1 / 300
+        limiter.observe(n >= 300 and n % 3 == 0)
+        if limiter.stats.rate_cuts:
+            break
+    assert limiter.stats.current_rate == pytest.approx(150.0, abs=5)
+    assert limiter.reserve(clock())[0] == pytest.approx(SHORT_PAUSE_S)
 
 
 def test_rate_recovers_additively_up_to_the_ceiling() -> None:
     clock = FakeClock()
     limiter = AdaptiveLimiter(ceiling=200.0, clock=clock)
-    limiter.throttled(retry_after=1.0)
+    limiter.observe(True, retry_after=1.0)
     rates = []
     for _ in range(30):
         clock.now += 1.0
@@ -68,15 +91,19 @@ def test_rate_recovers_additively_up_to_the_ceiling() -> None:
     assert rates[-1] == 200.0
 
 
-def test_without_a_ceiling_the_first_throttle_limits_to_half_the_observed_rate() -> None:
+def test_without_a_ceiling_the_limit_is_lifted_once_the_old_rate_is_back() -> None:
     clock = FakeClock()
     limiter = AdaptiveLimiter(ceiling=None, clock=clock)
-    for _ in range(300):
-        clock.now += 1 / 300
-        assert limiter.reserve(clock()) == (0.0, 0.0)
-    limiter.throttled(retry_after=None)
-    assert limiter.stats.current_rate == pytest.approx(150.0, abs=2)
-    assert limiter.reserve(clock())[0] == pytest.approx(DEFAULT_COOLDOWN_S)
+    for _ in range(100):
+        clock.now += 0.01
+        limiter.observe(False)
+    limiter.observe(True, retry_after=0.0)
+    assert limiter.peak == pytest.approx(100, rel=0.05)
+    for _ in range(25):
+        clock.now += 1.0
+        limiter.reserve(clock())
+    assert limiter.bucket is None
+    assert limiter.stats.current_rate is None
 
 
 def test_per_project_buckets_are_independent() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypeGuard
 
 from crawler.errors import InvalidRecordError
 from crawler.normalize.jsoncodec import dumps_sorted
@@ -18,6 +18,8 @@ SOURCE_NOVA_PROXY: Final = "nova-proxy"
 
 _INT32_MAX: Final = 2**31 - 1
 _INT64_MAX: Final = 2**63 - 1
+_SIZE: Final = "OS-EXT-IMG-SIZE:size"
+_DISK_CONFIG: Final = "OS-DCF:diskConfig"
 
 # column -> metadata key; values are copied only when they are strings.
 METADATA_COLUMNS: Final = {
@@ -51,68 +53,72 @@ _KNOWN_FIELDS: Final = frozenset(
 )
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, object]]:
+    # isinstance() against an ABC costs more than the rest of a field: try dict first.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def parse_timestamp(value: str) -> datetime | None:
     """Parse an ISO 8601 timestamp; naive values are taken as UTC. None if unparsable."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    if parsed.tzinfo is UTC:  # the usual "...Z"; astimezone(UTC) would return it as is
+        return parsed
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def image_of(body: object) -> Mapping[str, object]:
     """Return the image object of a ``GET /images/{id}`` body, or raise InvalidRecordError."""
-    if not isinstance(body, Mapping):
+    if not _is_mapping(body):
         raise InvalidRecordError(f"expected a JSON object, got {type(body).__name__}")
     image = body.get("image")
-    if not isinstance(image, Mapping):
+    if not _is_mapping(image):
         raise InvalidRecordError("response has no 'image' object")
     if not isinstance(image.get("id"), str):
         raise InvalidRecordError("image object has no string 'id'")
     return image
 
 
-class _Extras:
-    """Collects top-level values that did not fit their column."""
+# The field helpers take the value and put it in ``extras`` under ``key`` when it does not
+# fit its column. They are plain functions over a dict, not methods of a per-row object:
+# flatten runs once per fetched image.
 
-    __slots__ = ("values",)
 
-    def __init__(self) -> None:
-        self.values: dict[str, object] = {}
+def _text(value: object, key: str, extras: dict[str, object]) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    extras[key] = value
+    return None
 
-    def text(self, image: Mapping[str, object], key: str) -> str | None:
-        value = image.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        self.values[key] = value
+
+def _integer(value: object, key: str, maximum: int, extras: dict[str, object]) -> int | None:
+    if value is None:
         return None
+    if (type(value) is int or (isinstance(value, int) and not isinstance(value, bool))) and (
+        -maximum <= value <= maximum
+    ):
+        return value
+    extras[key] = value
+    return None
 
-    def integer(self, image: Mapping[str, object], key: str, maximum: int) -> int | None:
-        value = image.get(key)
-        if value is None:
-            return None
-        if isinstance(value, int) and not isinstance(value, bool) and -maximum <= value <= maximum:
-            return value
-        self.values[key] = value
+
+def _timestamp(value: object, key: str, extras: dict[str, object]) -> datetime | None:
+    if value is None:
         return None
-
-    def timestamp(self, image: Mapping[str, object], key: str) -> datetime | None:
-        value = image.get(key)
-        if value is None:
-            return None
-        parsed = parse_timestamp(value) if isinstance(value, str) else None
-        if parsed is None:
-            self.values[key] = value
-        return parsed
+    parsed = parse_timestamp(value) if isinstance(value, str) else None
+    if parsed is None:
+        extras[key] = value
+    return parsed
 
 
-def _server_id(image: Mapping[str, object], extras: _Extras) -> str | None:
-    server = image.get("server")
+def _server_id(server: object, extras: dict[str, object]) -> str | None:
     if server is None:
         return None
-    if isinstance(server, Mapping) and isinstance(server.get("id"), str):
+    if _is_mapping(server) and isinstance(server.get("id"), str):
         return str(server["id"])
-    extras.values["server"] = server
+    extras["server"] = server
     return None
 
 
@@ -129,36 +135,36 @@ def flatten_nova_image(
         InvalidRecordError: the body is not an image record (no ``image`` object or ``id``).
     """
     image = image_of(body)
-    extras = _Extras()
-    metadata = image.get("metadata")
+    get = image.get
+    extras: dict[str, object] = {}
+    metadata = get("metadata")
     if metadata is None:
         metadata = {}
-    elif not isinstance(metadata, Mapping):
-        extras.values["metadata"] = metadata
+    elif not _is_mapping(metadata):
+        extras["metadata"] = metadata
         metadata = {}
     row: dict[str, object] = {
         "project_id": project_id,
         "region": region,
         "image_id": image["id"],
-        "name": extras.text(image, "name"),
-        "status": extras.text(image, "status"),
-        "progress": extras.integer(image, "progress", _INT32_MAX),
-        "size_bytes": extras.integer(image, "OS-EXT-IMG-SIZE:size", _INT64_MAX),
-        "min_disk_gb": extras.integer(image, "minDisk", _INT32_MAX),
-        "min_ram_mb": extras.integer(image, "minRam", _INT32_MAX),
-        "created_at": extras.timestamp(image, "created"),
-        "updated_at": extras.timestamp(image, "updated"),
+        "name": _text(get("name"), "name", extras),
+        "status": _text(get("status"), "status", extras),
+        "progress": _integer(get("progress"), "progress", _INT32_MAX, extras),
+        "size_bytes": _integer(get(_SIZE), _SIZE, _INT64_MAX, extras),
+        "min_disk_gb": _integer(get("minDisk"), "minDisk", _INT32_MAX, extras),
+        "min_ram_mb": _integer(get("minRam"), "minRam", _INT32_MAX, extras),
+        "created_at": _timestamp(get("created"), "created", extras),
+        "updated_at": _timestamp(get("updated"), "updated", extras),
     }
     for column, key in METADATA_COLUMNS.items():
         value = metadata.get(key)
         row[column] = value if isinstance(value, str) else None
-    row["disk_config"] = extras.text(image, "OS-DCF:diskConfig")
-    row["server_id"] = _server_id(image, extras)
+    row["disk_config"] = _text(get(_DISK_CONFIG), _DISK_CONFIG, extras)
+    row["server_id"] = _server_id(get("server"), extras)
     row["metadata_json"] = dumps_sorted(metadata)
-    for key, value in image.items():
-        if key not in _KNOWN_FIELDS:
-            extras.values[key] = value
-    row["extra_json"] = dumps_sorted(extras.values) if extras.values else None
+    if not _KNOWN_FIELDS.issuperset(image):  # one C-level pass in the usual case
+        extras.update((key, value) for key, value in image.items() if key not in _KNOWN_FIELDS)
+    row["extra_json"] = dumps_sorted(extras) if extras else None
     row["source_api"] = SOURCE_NOVA_PROXY
     row["fetched_at"] = fetched_at
     return row
