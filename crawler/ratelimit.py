@@ -20,8 +20,8 @@ import anyio
 Clock = Callable[[], float]
 
 SHORT_PAUSE_S: Final = 0.5  # lets a server's token bucket refill before we go on
-THROTTLE_SHARE: Final = 0.1  # throttles per answer, within a second, that mean "too fast"
-THROTTLE_MIN_COUNT: Final = 3
+THROTTLE_SHARE: Final = 0.2  # throttles per answer, within a second, that mean "too fast"
+THROTTLE_MIN_COUNT: Final = 5  # fewer is noise (a 5 % random 429 rate stays below)
 MIN_WINDOW_S: Final = 0.25  # shortest stretch a rate is measured over
 DECREASE_FACTOR: Final = 0.5
 INCREASE_FRACTION: Final = 0.05  # of the ceiling (or of the cut rate) per quiet second
