@@ -4,7 +4,8 @@ Retried: throttling (429, 413 overLimit), 500/502/503/504, timeouts, connection 
 invalid bodies. Not retried: 400, 403, 404 (answers, not accidents). A 401 gets one
 re-authentication and one immediate new attempt. Waits are exponential with full jitter, or
 the server's Retry-After when it sent one; an item gives up after ``max_attempts`` or when the
-next attempt would start later than ``max_item_seconds`` after its first (bounded twice).
+next attempt would start later than ``max_item_seconds`` after its first failure (bounded
+twice).
 """
 
 from __future__ import annotations
@@ -115,12 +116,31 @@ class Fetcher:
         self._limits = limits
         self._policy = policy
         self.stats = RetryStats()
+        self._backoff = wait_random_exponential(
+            multiplier=policy.backoff_base_s, max=policy.backoff_max_s
+        )
         self._ok_seen = False
         self._api_unavailable = 0
 
     async def fetch(self, ref: ImageRef) -> Outcome:
         """Every attempt this item gets; returns the success or the last failure."""
         item = _Item(ref)
+        outcome = await self._attempt(item)
+        if _retryable(outcome) and self._policy.max_attempts > 1:
+            outcome = await self._retry(item, outcome)
+        if isinstance(outcome, ErrorRecord) and outcome.kind in RETRYABLE:
+            _bump(self.stats.gave_up, outcome.kind.value)
+        return dataclasses.replace(outcome, attempts=item.attempts)
+
+    async def _retry(self, item: _Item, first: Outcome) -> Outcome:
+        # Most items succeed at once, and building a tenacity loop costs more CPU than the
+        # request itself; so the loop starts only after a retryable failure, which it is
+        # handed as its own first attempt.
+        handed = [first]
+
+        async def attempt() -> Outcome:
+            return handed.pop() if handed else await self._attempt(item)
+
         retrying = AsyncRetrying(
             retry=retry_if_result(_retryable),
             stop=stop_after_attempt(self._policy.max_attempts)
@@ -130,10 +150,8 @@ class Fetcher:
             before_sleep=self._count_retry,
             retry_error_callback=_last_outcome,
         )
-        outcome: Outcome = await retrying(self._attempt, item)
-        if isinstance(outcome, ErrorRecord) and outcome.kind in RETRYABLE:
-            _bump(self.stats.gave_up, outcome.kind.value)
-        return dataclasses.replace(outcome, attempts=item.attempts)
+        outcome: Outcome = await retrying(attempt)
+        return outcome
 
     async def _attempt(self, item: _Item) -> Outcome:
         outcome = await self._send(item)
@@ -186,7 +204,4 @@ class Fetcher:
         outcome = state.outcome.result() if state.outcome else None
         if isinstance(outcome, ErrorRecord) and outcome.retry_after is not None:
             return min(outcome.retry_after, self._policy.max_retry_after_s)
-        jitter = wait_random_exponential(
-            multiplier=self._policy.backoff_base_s, max=self._policy.backoff_max_s
-        )
-        return float(jitter(state))
+        return float(self._backoff(state))
