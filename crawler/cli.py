@@ -56,6 +56,24 @@ def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[
         raise click.BadParameter(str(exc)) from exc
 
 
+# Options shared by the commands that crawl.
+output_option = click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("output"),
+    show_default=True,
+    help="Snapshot root directory.",
+)
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 4096),
+    default=32,
+    show_default=True,
+    help="Requests in flight (and pooled connections).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="imagecrawler")
 def main() -> None:
@@ -83,21 +101,8 @@ def main() -> None:
     metavar="URL",
     help="Compute endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com (/v2.1 suffix is ok).",
 )
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("output"),
-    show_default=True,
-    help="Snapshot root directory.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 4096),
-    default=32,
-    show_default=True,
-    help="Requests in flight (and pooled connections).",
-)
+@output_option
+@concurrency_option
 @click.option(
     "--format",
     "formats",
@@ -299,17 +304,11 @@ def _pairs(flag: str, values: tuple[str, ...]) -> dict[str, str]:
 
 
 @main.command()
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("output"),
-    show_default=True,
-)
+@output_option
 @click.option("--images", type=click.IntRange(1), default=3000, show_default=True)
 @click.option("--projects", type=click.IntRange(1), default=30, show_default=True)
 @click.option("--unknown", type=click.IntRange(0), default=120, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 4096), default=32, show_default=True)
+@concurrency_option
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @reports_errors
