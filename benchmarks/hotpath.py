@@ -2,11 +2,14 @@
 
     python benchmarks/hotpath.py [--records 20000] [--batch-rows 5000] [--repeat 5]
 
-Builds the simulator's response bodies in memory (the mix the throughput benchmark fetches),
-then times each stage on them in this process and prints the best of ``--repeat`` runs in
-microseconds per record: ``loads`` (crawler/normalize/jsoncodec.py), ``flatten``
-(crawler/normalize/flatten.py) and ``write`` (SnapshotWriter.write into Parquet + CSV, in
-batches of ``--batch-rows``, close included), plus the bytes each output file takes.
+Builds the simulator's response bodies in memory (every image of a generated inventory, as
+``GET /images/{id}`` returns it), then times each stage on them in this process and prints
+the best of ``--repeat`` runs in microseconds per record: ``loads``
+(crawler/normalize/jsoncodec.py), ``flatten`` (crawler/normalize/flatten.py) and ``write``
+(SnapshotWriter.write into Parquet + CSV, in batches of ``--batch-rows``, close included),
+plus the bytes each output file takes. Numbers here are about half of what the same code
+costs inside a crawl, where the caches are cold; compare them with each other, not with the
+throughput benchmark.
 """
 
 from __future__ import annotations
