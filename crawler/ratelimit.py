@@ -211,6 +211,13 @@ class RateLimits:
 
     async def acquire(self, project_id: str) -> None:
         """Wait until this request may go; a cool-down that began meanwhile is honoured too."""
+        endpoint = self.endpoint
+        if (
+            endpoint.bucket is None
+            and self._per_project_rate is None
+            and not endpoint.cooldown_until
+        ):
+            return  # unlimited and never throttled: the common case costs nothing
         while (wait := self.reserve(project_id)) > 0:
             await anyio.sleep(wait)
             if self.endpoint.cooldown_until <= self._clock():

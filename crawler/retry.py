@@ -130,6 +130,8 @@ class Fetcher:
             outcome = await self._retry(item, outcome)
         if isinstance(outcome, ErrorRecord) and outcome.kind in RETRYABLE:
             _bump(self.stats.gave_up, outcome.kind.value)
+        if item.attempts == outcome.attempts:  # the usual single attempt: no copy
+            return outcome
         return dataclasses.replace(outcome, attempts=item.attempts)
 
     async def _retry(self, item: _Item, first: Outcome) -> Outcome:
