@@ -158,6 +158,11 @@ def main() -> None:
     show_default=True,
     help="Exit 4 if more than this share of inputs failed or was invalid (snapshot still written).",
 )
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Do not check TLS certificates (also implied by clouds.yaml 'verify: false').",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @reports_errors
 def crawl(
@@ -174,6 +179,7 @@ def crawl(
     max_attempts: int,
     max_item_seconds: float,
     max_failure_ratio: float,
+    insecure: bool,
     quiet: bool,
 ) -> None:
     """Fetch every image in an ID list and write a snapshot.
@@ -182,6 +188,7 @@ def crawl(
     signing), else OS_CLOUD or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/... (Keystone), else
     OS_AUTH_TOKEN (a static token).
     """
+    auth = auth_from_env(os.environ)
     settings = CrawlSettings(
         endpoint=endpoint,
         input_path=input_path,
@@ -196,8 +203,9 @@ def crawl(
         max_attempts=max_attempts,
         max_item_seconds=max_item_seconds,
         max_failure_ratio=max_failure_ratio,
+        verify_tls=auth.verify_tls and not insecure,
     )
-    crawl_run = Crawl(settings, auth_from_env(os.environ))
+    crawl_run = Crawl(settings, auth)
     report, code = anyio.run(
         functools.partial(run_with_signals, crawl_run, progress=progress_wanted(quiet))
     )

@@ -119,6 +119,7 @@ class NovaImageClient:
             total=None, connect=settings.connect_timeout, sock_read=settings.read_timeout
         )
         self._concurrency = settings.concurrency
+        self._verify_tls = settings.verify_tls
         self._headers = {
             "Accept": "application/json",
             "User-Agent": f"imagecrawler/{__version__}",
@@ -136,7 +137,10 @@ class NovaImageClient:
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(
-            limit=self._concurrency, limit_per_host=self._concurrency, ttl_dns_cache=300
+            limit=self._concurrency,
+            limit_per_host=self._concurrency,
+            ttl_dns_cache=300,
+            ssl=self._verify_tls,
         )
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, headers=self._headers

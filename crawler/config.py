@@ -68,6 +68,7 @@ class CrawlSettings:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     max_failure_ratio: float = 0.0
+    verify_tls: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "endpoint", normalize_endpoint(self.endpoint))
@@ -106,4 +107,5 @@ class CrawlSettings:
             "backoff_base_s": self.backoff_base_s,
             "backoff_max_s": self.backoff_max_s,
             "max_failure_ratio": self.max_failure_ratio,
+            "verify_tls": self.verify_tls,
         }

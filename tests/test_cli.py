@@ -236,3 +236,36 @@ def test_interrupted_run_stops_cleanly_and_publishes_nothing(
     rows = pq.read_table(partial / "images.parquet").num_rows
     assert 0 < rows == int(done.group(1)) < 400
     assert not (partial / "manifest.json").exists()
+
+
+def test_clouds_yaml_keystone_crawl_and_verify_false_reach_the_compute_requests(
+    tmp_path: Path,
+) -> None:
+    spec = InventorySpec(images=60, projects=3, seed=12)
+    config = SimulatorConfig(inventory=spec, users={"bob": "pa55-w0rd-secret"})
+    with RunningSimulator(config) as sim:
+        clouds = tmp_path / "clouds.yaml"
+        clouds.write_text(
+            "clouds:\n"
+            "  lab:\n"
+            f"    auth: {{auth_url: '{sim.base_url}/v3', username: bob,"
+            " password: pa55-w0rd-secret, user_domain_name: Default}\n"
+            "    verify: false\n"
+        )
+        ids = id_list(sim, tmp_path / "ids.csv")
+        out = tmp_path / "out"
+        code, stdout, stderr = run_cli(
+            "crawl", "--input", str(ids), "--endpoint", sim.base_url, "--output", str(out),
+            env={"OS_CLOUD": "lab", "OS_CLIENT_CONFIG_FILE": str(clouds)},
+        )  # fmt: skip
+        served = sim.stats()
+    assert code == 0, stderr
+    (snapshot,) = snapshots(out)
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    assert manifest["settings"]["verify_tls"] is False
+    assert manifest["auth"]["method"] == "keystone"
+    assert manifest["auth"]["tokens_issued"] == 3 == served["tokens_issued"]
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert b"pa55-w0rd-secret" not in path.read_bytes()
+    assert "pa55-w0rd-secret" not in stdout + stderr

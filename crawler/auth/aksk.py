@@ -121,6 +121,7 @@ class AkSkAuth:
     """
 
     name = "aksk"
+    verify_tls = True
 
     def __init__(self, ak: str, sk: str, *, clock: Callable[[], float] = time.time) -> None:
         self._ak = ak

@@ -36,6 +36,11 @@ class AuthProvider(Protocol):
     name: str
     stats: AuthStats
 
+    @property
+    def verify_tls(self) -> bool:
+        """False when the credentials say so (clouds.yaml ``verify: false``)."""
+        ...
+
     async def headers(
         self, session: aiohttp.ClientSession, method: str, url: URL, project_id: str
     ) -> Mapping[str, str]:
@@ -59,6 +64,7 @@ class NoAuth:
     """Sends no credentials (simulators, open test clouds)."""
 
     name = "none"
+    verify_tls = True
 
     def __init__(self) -> None:
         self.stats = AuthStats()
@@ -85,6 +91,7 @@ class StaticToken:
     """Sends one pre-issued token (``OS_AUTH_TOKEN``) as ``X-Auth-Token`` on every request."""
 
     name = "token"
+    verify_tls = True
 
     def __init__(self, token: str) -> None:
         self._headers = {TOKEN_HEADER: token}

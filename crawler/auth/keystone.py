@@ -115,6 +115,11 @@ class KeystonePasswordAuth:
     def __repr__(self) -> str:
         return f"KeystonePasswordAuth({self._credentials!r})"
 
+    @property
+    def verify_tls(self) -> bool:
+        """Whether TLS certificates are checked, for Keystone and for the compute API alike."""
+        return self._credentials.verify
+
     async def headers(
         self, session: aiohttp.ClientSession, method: str, url: URL, project_id: str
     ) -> Mapping[str, str]:
