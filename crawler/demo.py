@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def write_demo_ids(simulator: RunningSimulator, path: Path, unknown: int) -> Non
     """The inventory's IDs, some unknown ones, a few repeats and two malformed lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_id_list(simulator.inventory, path, unknown=unknown)
-    repeats = list(simulator.inventory.iter_pairs())[:5]
+    repeats = list(itertools.islice(simulator.inventory.iter_pairs(), 5))
     with path.open("a", encoding="utf-8") as handle:
         handle.writelines(f"{project},{image}\n" for project, image in repeats)
         handle.writelines(_BAD_LINES)

@@ -26,7 +26,6 @@ from crawler.sinks import SINKS, Sink
 MANIFEST: Final = "manifest.json"
 PARTIAL_SUFFIX: Final = ".partial"
 TABLES: Final = ("images", "errors")
-_EXTENSIONS: Final = {"parquet": "parquet", "csv": "csv"}
 
 
 def new_run_id(now: datetime) -> str:
@@ -82,7 +81,7 @@ class SnapshotWriter:
             raise SnapshotError(f"cannot create {self.work_dir}: {exc.strerror}") from exc
         self._sinks: dict[str, list[Sink]] = {
             table: [
-                SINKS[fmt](self.work_dir / f"{table}.{_EXTENSIONS[fmt]}", SCHEMAS[table])
+                SINKS[fmt](self.work_dir / f"{table}.{fmt}", SCHEMAS[table])  # suffix = format
                 for fmt in formats
             ]
             for table in TABLES

@@ -106,13 +106,14 @@ def test_unreadable_input_fails_before_anything_is_written(
     ids = tmp_path / "ids.csv"
     ids.write_text("project,image\nx,y\n")
     out = tmp_path / "out"
+    served_before = simulator.stats().get("total", 0)
     code, _, stderr = run_cli(
         "crawl", "--input", str(ids), "--endpoint", simulator.base_url, "--output", str(out)
     )
     assert code == 2
     assert stderr.startswith(f"error: {ids}:1: CSV header lacks column 'project_id'")
     assert not out.exists()
-    assert simulator.stats().get("total", 0) >= 0
+    assert simulator.stats().get("total", 0) == served_before  # not one request was sent
 
 
 @pytest.mark.parametrize(

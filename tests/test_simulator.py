@@ -13,13 +13,10 @@ import re
 import socket
 import time
 import tracemalloc
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from email.message import Message
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 import pytest
@@ -36,6 +33,7 @@ from crawler.simulator import (
     write_id_list,
 )
 from crawler.simulator.os_catalog import OS_TYPES, PLATFORMS
+from tests.http import call
 
 SPEC = InventorySpec(images=3000, projects=6, seed=7)
 TOKEN = "s3cret-token"
@@ -53,18 +51,7 @@ NO_RESOURCE = {"itemNotFound": {"code": 404, "message": "The resource could not 
 REQ_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 ISO = re.compile(r"^20(1[5-9]|2[0-6])-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
-Response = tuple[int, Message, dict[str, Any]]  # JSON bodies: Any keeps the asserts readable
-
-
-def fetch(url: str, headers: dict[str, str] | None = None) -> Response:
-    """GET ``url`` and return status, headers and decoded JSON body."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            return resp.status, resp.headers, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        with err:
-            return err.code, err.headers, json.loads(err.read())
+fetch = call  # the simulator tests only GET
 
 
 @pytest.fixture(scope="module")

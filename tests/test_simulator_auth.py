@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
-from email.message import Message
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
 from crawler.simulator import FaultConfig, InventorySpec, RunningSimulator, SimulatorConfig, aksk
+from tests.http import Response, call
 
 SPEC = InventorySpec(images=300, projects=5, seed=13)
 USERS = {"alice": "wonderland", "bob": "builder"}
@@ -34,24 +31,6 @@ UNAUTHORIZED = {
     }
 }
 ISO_US = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-Response = tuple[int, Message, Any]  # JSON bodies: Any keeps the asserts readable
-
-
-def call(
-    url: str, headers: dict[str, str] | None = None, body: object = None, method: str = "GET"
-) -> Response:
-    """Send one request; return status, headers and the decoded JSON body."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            return resp.status, resp.headers, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        with err:
-            return err.code, err.headers, json.loads(err.read())
 
 
 def password_auth(user: str, password: str, scope: dict[str, Any] | None) -> dict[str, Any]:
