@@ -13,7 +13,7 @@ from typing import Final
 from yarl import URL
 
 from crawler.errors import ConfigError
-from crawler.inputs import InputFormat
+from crawler.inputs import InputFormat, Shard
 
 OUTPUT_FORMATS: Final = ("parquet", "csv")
 
@@ -48,6 +48,24 @@ def parse_formats(value: str) -> tuple[str, ...]:
     return tuple(fmt for fmt in OUTPUT_FORMATS if fmt in wanted)
 
 
+def parse_shard(value: str) -> Shard:
+    """Parse ``--shard K/N``: shard K (0-based) of N."""
+    index, slash, count = value.strip().partition("/")
+    try:
+        shard = Shard(int(index), int(count))
+    except ValueError:
+        shard = None
+    if not slash or shard is None or not 0 <= shard.index < shard.count <= 65536:
+        raise ConfigError(
+            f"--shard {value!r}: expected K/N with 0 <= K < N, e.g. 0/4 for the first of four"
+        )
+    return shard
+
+
+RESUME_LATEST: Final = "latest"
+RESUME_AUTO: Final = "auto"
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
     """Everything one crawl needs except credentials (those stay in the auth provider)."""
@@ -69,6 +87,11 @@ class CrawlSettings:
     backoff_max_s: float = 30.0
     max_failure_ratio: float = 0.0
     verify_tls: bool = True
+    shard: Shard | None = None
+    resume: str | None = None  # a run id, "latest" or "auto"
+    grace_s: float = 10.0
+    flush_interval_s: float = 2.0
+    batch_bytes: int = 8 << 20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "endpoint", normalize_endpoint(self.endpoint))
@@ -84,6 +107,8 @@ class CrawlSettings:
                 raise ConfigError(f"--{name.replace('_', '-')} {value}: must be positive")
         if not 0.0 <= self.max_failure_ratio <= 1.0:
             raise ConfigError(f"--max-failure-ratio {self.max_failure_ratio}: expected 0..1")
+        if self.grace_s < 0 or self.flush_interval_s <= 0 or self.batch_bytes < 1:
+            raise ConfigError("grace, flush interval and batch bytes must be positive")
         if not self.formats or set(self.formats) - set(OUTPUT_FORMATS):
             raise ConfigError(f"formats {self.formats!r}: choose from {OUTPUT_FORMATS}")
 
@@ -108,4 +133,8 @@ class CrawlSettings:
             "backoff_max_s": self.backoff_max_s,
             "max_failure_ratio": self.max_failure_ratio,
             "verify_tls": self.verify_tls,
+            "shard": None if self.shard is None else str(self.shard),
+            "grace_s": self.grace_s,
+            "flush_interval_s": self.flush_interval_s,
+            "batch_bytes": self.batch_bytes,
         }

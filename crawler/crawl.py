@@ -1,19 +1,26 @@
 """One crawl run from input file to committed snapshot: the library entry point.
 
 ``Crawl(settings).run()`` reads the ID list, fetches every unique pair through the pool,
-writes rows and error records, and commits the snapshot with its manifest. ``stop()`` (wired
-to SIGINT/SIGTERM by the CLI) ends it early: no snapshot is published, and the closed,
-readable partial files stay in the hidden work directory.
+journals and writes rows and error records, and commits the snapshot with its manifest.
+With ``settings.resume`` it continues an interrupted run instead: the journal's items are
+copied into the new files and only the rest is fetched.
+
+``stop()`` (wired to SIGINT/SIGTERM by the CLI) ends it gracefully: no item is started after
+it, items in flight get ``settings.grace_s`` seconds to finish, everything finished is
+journaled, and the run stays resumable; a second ``stop()`` cancels at once. No snapshot is
+published by a stopped run.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 
@@ -21,14 +28,38 @@ from crawler import __version__
 from crawler.auth.base import AuthProvider, NoAuth
 from crawler.client import NovaImageClient
 from crawler.config import CrawlSettings
-from crawler.errors import CrawlerError, InvalidRecordError, SnapshotError, sole_exception
-from crawler.inputs import STDIN, ImageRef, InputReader, InputStats
+from crawler.errors import (
+    CrawlerError,
+    InputError,
+    InvalidRecordError,
+    SnapshotError,
+    sole_exception,
+)
+from crawler.inputs import STDIN, ImageRef, InputReader, InputStats, InvalidLine
+from crawler.loopwatch import LoopWatch
 from crawler.normalize import SCHEMA_VERSION, flatten_nova_image
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
-from crawler.pool import READ_BATCH, Outcome, PoolCounters, run_pool
+from crawler.pool import (
+    READ_BATCH,
+    BatchLimits,
+    Outcome,
+    PoolControl,
+    PoolCounters,
+    Row,
+    run_pool,
+)
 from crawler.ratelimit import RateLimits
+from crawler.resume import Identity, find_run, identity_of
 from crawler.retry import Fetcher, RetryPolicy
-from crawler.snapshot import SnapshotWriter, new_run_id
+from crawler.snapshot import (
+    MANIFEST,
+    SnapshotWriter,
+    new_run_id,
+    publish,
+    read_run_state,
+    run_dirs,
+    sha256_file,
+)
 
 RunStatus = Literal["complete", "interrupted"]
 
@@ -82,6 +113,16 @@ def row_from(ref: ImageRef, fetched: Fetched) -> Outcome:
     )
 
 
+def row_size(row: Row) -> int:
+    """Rough bytes of one row in a batch: its JSON text dominates, the rest is ~300 bytes."""
+    metadata, extra = row.get("metadata_json"), row.get("extra_json")
+    return (
+        300
+        + (len(metadata) if isinstance(metadata, str) else 0)
+        + (len(extra) if isinstance(extra, str) else 0)
+    )
+
+
 def count_outcomes(stats: InputStats, counters: PoolCounters) -> dict[str, object]:
     """The manifest's counts section."""
     return {
@@ -89,6 +130,8 @@ def count_outcomes(stats: InputStats, counters: PoolCounters) -> dict[str, objec
         "invalid": stats.invalid,
         "unique": stats.unique,
         "duplicates": stats.duplicates,
+        "other_shards": stats.other_shards,
+        "resumed": stats.resumed,
         "ok": counters.ok,
         "not_found": counters.not_found,
         "failed": counters.failed,
@@ -99,9 +142,22 @@ def count_outcomes(stats: InputStats, counters: PoolCounters) -> dict[str, objec
 def check_reconciled(stats: InputStats, counters: PoolCounters) -> None:
     """Refuse to publish counts that do not add up: that would be a bug, never bad data."""
     if stats.unique != counters.ok + counters.not_found + counters.failed or (
-        stats.records != stats.unique + stats.duplicates + stats.invalid
+        stats.records != stats.unique + stats.duplicates + stats.invalid + stats.other_shards
     ):
         raise SnapshotError(f"counts do not reconcile: {count_outcomes(stats, counters)}")
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    """Which run this session works on, decided before anything is written."""
+
+    run_id: str
+    started_at: datetime
+    snapshot_date: date
+    work_dir: Path
+    final_dir: Path
+    identity: Identity
+    fresh: bool
 
 
 class Crawl:
@@ -110,10 +166,14 @@ class Crawl:
     def __init__(self, settings: CrawlSettings, auth: AuthProvider | None = None) -> None:
         self.settings = settings
         self.auth: AuthProvider = auth if auth is not None else NoAuth()
-        self.started_at = datetime.now(UTC)
-        self.run_id = new_run_id(self.started_at)
+        self.started_at = datetime.now(UTC)  # of the run: a resumed run's is its first session's
+        self.started_at_session = self.started_at
+        self.run_id: str | None = None  # known once ``run()`` has chosen or created the run
         self.counters = PoolCounters()
-        self.reader = InputReader(settings.input_path, settings.input_format)
+        self.reader = InputReader(settings.input_path, settings.input_format, shard=settings.shard)
+        self.control = PoolControl()
+        self.loop_watch = LoopWatch()
+        self.replayed_items = 0
         self._scope: anyio.CancelScope | None = None
         self._stopping = False
         self._client = NovaImageClient(settings)
@@ -135,60 +195,153 @@ class Crawl:
         return self._client.requests
 
     def stop(self) -> None:
-        """Stop taking items; what was fetched is still written to the partial files."""
+        """First call: take no new item and give those in flight ``grace_s`` to finish.
+        Second call: cancel them now. Either way, what finished is journaled."""
+        if self._stopping:
+            if self._scope is not None:
+                self._scope.cancel()
+            return
         self._stopping = True
+        self.control.stop_intake()
         if self._scope is not None:
-            self._scope.cancel()
+            self._scope.deadline = min(
+                self._scope.deadline, anyio.current_time() + self.settings.grace_s
+            )
 
     async def _fetch_row(self, ref: ImageRef) -> Outcome:
         fetched = await self.fetcher.fetch(ref)
         return fetched if isinstance(fetched, ErrorRecord) else row_from(ref, fetched)
 
-    async def run(self) -> CrawlReport:
-        items = iter(self.reader)
-        # Read the first lines before creating anything, so a file that is not an ID list
-        # (missing, no header) fails without leaving a directory behind.
-        first = await anyio.to_thread.run_sync(lambda: list(itertools.islice(items, READ_BATCH)))
-        snapshot = await anyio.to_thread.run_sync(
-            SnapshotWriter,
-            self.settings.output_dir,
-            self.run_id,
-            self.started_at.date(),
-            self.settings.formats,
+    def _plan(self) -> RunPlan:
+        """Hash the input, then pick the run: a new one, or the one ``--resume`` names."""
+        settings = self.settings
+        source = settings.input_path
+        if source == STDIN:
+            sha256, size, shown = None, None, "<stdin>"
+        else:
+            path = Path(source)
+            try:
+                sha256, size, shown = sha256_file(path), path.stat().st_size, str(path.resolve())
+            except OSError as exc:
+                raise InputError(source, None, f"cannot open input: {exc.strerror}") from exc
+        identity = identity_of(settings, sha256, size, shown)
+        work_dir = None
+        if settings.resume is not None:
+            work_dir = find_run(
+                settings.output_dir, settings.resume, identity, datetime.now(UTC).date()
+            )
+        if work_dir is None:
+            run_id = new_run_id(self.started_at)
+            work, final = run_dirs(settings.output_dir, run_id, self.started_at.date())
+            return RunPlan(
+                run_id, self.started_at, self.started_at.date(), work, final, identity, True
+            )
+        state = read_run_state(work_dir)
+        started = datetime.fromisoformat(state["started_at"])
+        snapshot_date = date.fromisoformat(state["snapshot_date"])
+        work, final = run_dirs(settings.output_dir, state["run_id"], snapshot_date)
+        return RunPlan(state["run_id"], started, snapshot_date, work, final, identity, False)
+
+    def _run_state(self, plan: RunPlan) -> dict[str, Any]:
+        return {
+            "run_id": plan.run_id,
+            "snapshot_date": plan.snapshot_date.isoformat(),
+            "started_at": plan.started_at.isoformat(),
+            "tool": {"name": "imagecrawler", "version": __version__},
+            **plan.identity.state(),
+        }
+
+    async def _open(self, plan: RunPlan) -> SnapshotWriter:
+        """Create or reopen the work directory, and line up the input to fetch."""
+        formats = self.settings.formats
+        if plan.fresh:
+            # Read the first lines before creating anything, so a file that is not an ID
+            # list (no header, say) fails without leaving a directory behind.
+            items = iter(self.reader)
+            first = await anyio.to_thread.run_sync(
+                lambda: list(itertools.islice(items, READ_BATCH))
+            )
+            self._items: Iterator[ImageRef | InvalidLine] = itertools.chain(first, items)
+            return await anyio.to_thread.run_sync(
+                lambda: SnapshotWriter(
+                    plan.work_dir, plan.final_dir, formats, run_state=self._run_state(plan)
+                )
+            )
+        writer = await anyio.to_thread.run_sync(
+            lambda: SnapshotWriter(plan.work_dir, plan.final_dir, formats, fresh=False)
         )
+        try:
+            replayed = await anyio.to_thread.run_sync(writer.replay)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(writer.close)
+                writer.release()
+            raise
+        self.counters.add_replayed(replayed.ok, replayed.by_kind)
+        self.replayed_items = replayed.ok + sum(replayed.by_kind.values())
+        self.reader.done = replayed.done
+        self._items = iter(self.reader)
+        return writer
+
+    async def run(self) -> CrawlReport:
+        plan = await anyio.to_thread.run_sync(self._plan)
+        self.run_id, self.started_at = plan.run_id, plan.started_at
+        if not plan.fresh and (plan.work_dir / MANIFEST).exists():
+            return await anyio.to_thread.run_sync(self._finish_commit, plan)
+        writer = await self._open(plan)
+        try:
+            return await self._crawl(plan, writer)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(writer.close)
+                writer.release()
+
+    async def _crawl(self, plan: RunPlan, writer: SnapshotWriter) -> CrawlReport:
+        settings = self.settings
         clock = time.monotonic()
         self._scope = anyio.CancelScope()
         if self._stopping:
-            self._scope.cancel()
+            self._scope.deadline = anyio.current_time() + settings.grace_s
         try:
-            async with self._client:
+            async with self._client, anyio.create_task_group() as watchers:
+                watchers.start_soon(self.loop_watch.run)
                 with self._scope:
                     await run_pool(
-                        itertools.chain(first, items),
+                        self._items,
                         self._fetch_row,
-                        snapshot.write,
-                        concurrency=self.settings.concurrency,
-                        batch_rows=self.settings.batch_rows,
+                        writer.write,
+                        concurrency=settings.concurrency,
+                        limits=BatchLimits(
+                            settings.batch_rows, settings.batch_bytes, settings.flush_interval_s
+                        ),
+                        row_size=row_size,
                         counters=self.counters,
+                        control=self.control,
                     )
+                watchers.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             error = sole_exception(group)
             if isinstance(error, CrawlerError):
-                error.add_note(f"fetched items so far are kept in {snapshot.work_dir}")
+                error.add_note(
+                    f"finished items are journaled in {writer.work_dir};"
+                    f" continue with --resume {plan.run_id}"
+                )
             raise error from None
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(snapshot.close)
         duration = time.monotonic() - clock
         status: RunStatus = "interrupted" if self._stopping else "complete"
-        manifest = self._manifest(status, duration)
-        directory = snapshot.work_dir
+        await anyio.to_thread.run_sync(writer.close)
+        manifest = self._manifest(plan, writer, status, duration)
+        directory = writer.work_dir
         if status == "complete":
             check_reconciled(self.reader.stats, self.counters)
-            directory = await anyio.to_thread.run_sync(snapshot.commit, manifest)
+            if plan.identity.input_sha256 not in (None, self.reader.stats.sha256):
+                raise SnapshotError(
+                    f"{settings.input_path} changed while it was being read; start a new run"
+                )
+            directory = await anyio.to_thread.run_sync(writer.commit, manifest)
         return CrawlReport(
             status,
-            self.run_id,
+            plan.run_id,
             directory,
             manifest,
             self.reader.stats,
@@ -197,23 +350,56 @@ class Crawl:
             duration,
         )
 
-    def _manifest(self, status: RunStatus, duration: float) -> dict[str, object]:
+    def _finish_commit(self, plan: RunPlan) -> CrawlReport:
+        """Publish a run whose manifest was written before a crash cut its rename short."""
+        manifest = json.loads((plan.work_dir / MANIFEST).read_text(encoding="utf-8"))
+        directory = publish(plan.work_dir, plan.final_dir)
+        counts = manifest["counts"]
+        stats = InputStats(
+            source=self.settings.input_path,
+            records=counts["input"],
+            invalid=counts["invalid"],
+            unique=counts["unique"],
+            duplicates=counts["duplicates"],
+            resumed=counts["unique"],
+            other_shards=counts["other_shards"],
+        )
+        counters = PoolCounters(
+            ok=counts["ok"],
+            not_found=counts["not_found"],
+            failed=counts["failed"],
+            invalid=counts["invalid"],
+            by_kind=dict(counts["by_kind"]),
+        )
+        self.counters = counters
+        return CrawlReport("complete", plan.run_id, directory, manifest, stats, counters, 0, 0.0)
+
+    def _manifest(
+        self, plan: RunPlan, writer: SnapshotWriter, status: RunStatus, duration: float
+    ) -> dict[str, object]:
         stats = self.reader.stats
         finished = datetime.now(UTC)
+        shard = self.settings.shard
         return {
             "status": status,
-            "run_id": self.run_id,
-            "snapshot_date": self.started_at.date().isoformat(),
-            "started_at": self.started_at.isoformat(),
+            "run_id": plan.run_id,
+            "snapshot_date": plan.snapshot_date.isoformat(),
+            "started_at": plan.started_at.isoformat(),
             "finished_at": finished.isoformat(),
             "duration_s": round(duration, 3),
             "tool": {"name": "imagecrawler", "version": __version__},
             "schema_version": SCHEMA_VERSION,
             "input": {
-                "path": "<stdin>" if stats.source == STDIN else str(Path(stats.source).resolve()),
+                "path": plan.identity.input_path,
                 "format": stats.format,
                 "bytes": stats.bytes_read,
                 "sha256": stats.sha256 or None,
+            },
+            "shard": None if shard is None else {"index": shard.index, "count": shard.count},
+            "sessions": {
+                "count": writer.session,
+                "this_session_started_at": self.started_at_session.isoformat(),
+                "replayed_items": self.replayed_items,
             },
             "settings": self.settings.public(),
             "auth": {**self.auth.describe(), **self.auth.stats.as_dict()},
@@ -225,4 +411,5 @@ class Crawl:
                 **self.fetcher.stats.as_dict(),
             },
             "rate_limit": self.limits.stats.as_dict(),
+            "event_loop": self.loop_watch.as_dict(),
         }

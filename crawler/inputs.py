@@ -16,10 +16,12 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, Final, Literal
 
 from crawler.errors import InputError
+from crawler.keyset import KeySet, digests_array, pair_digest, shard_of
 
 InputFormat = Literal["auto", "csv", "jsonl"]
 
@@ -29,6 +31,18 @@ IMAGE_ID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 REGION_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _REQUIRED: Final = ("project_id", "image_id")
 _JSONL_SUFFIXES: Final = frozenset({".jsonl", ".ndjson", ".json"})
+_DEDUPE_CHUNK: Final = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based, as a Kubernetes Indexed Job numbers its pods)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +79,8 @@ class InputStats:
     invalid: int = 0
     unique: int = 0
     duplicates: int = 0
+    resumed: int = 0
+    other_shards: int = 0
     bytes_read: int = 0
     sha256: str = ""
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
@@ -196,14 +212,24 @@ class InputReader:
     """Stream validated, de-duplicated items from an ID list.
 
     Yields each distinct ``ImageRef`` once and every ``InvalidLine``; duplicates are only
-    counted. ``stats`` is complete (including the SHA-256 of the bytes) once exhausted.
+    counted. With a ``shard``, only the pairs of that shard are yielded (invalid lines belong
+    to shard 0); with ``done`` keys (from a resumed run's journal), those pairs are counted
+    as unique but not yielded again. ``stats`` is complete (including the SHA-256 of the
+    bytes) once exhausted.
+
+    Seen pairs are kept as 16-byte digests in a ``KeySet`` (about 32 bytes a pair), not as
+    Python objects: a million IDs cost tens of megabytes, not hundreds.
     """
 
-    def __init__(self, source: str, input_format: InputFormat = "auto") -> None:
+    def __init__(
+        self, source: str, input_format: InputFormat = "auto", *, shard: Shard | None = None
+    ) -> None:
         self.source = source
         self.stats = InputStats(source=source)
+        self.shard = shard
+        self.done: KeySet | None = None  # set before iterating, when resuming
         self._format = input_format
-        self._seen: set[bytes] = set()
+        self._seen = KeySet()
 
     def _open(self) -> BinaryIO:
         if self.source == STDIN:
@@ -222,26 +248,43 @@ class InputReader:
             self.stats.format = fmt
             lines = _text_lines(buffered)
             records = _csv_records(lines, name) if fmt == "csv" else _jsonl_records(lines, name)
-            yield from self._dedupe(records)
+            while chunk := list(islice(records, _DEDUPE_CHUNK)):
+                yield from self._select(chunk)
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
         self.stats.sha256 = self.stats._hash.hexdigest()
 
-    def _dedupe(
-        self, records: Iterator[ImageRef | InvalidLine]
-    ) -> Iterator[ImageRef | InvalidLine]:
-        stats = self.stats
-        for item in records:
-            stats.records += 1
-            if isinstance(item, InvalidLine):
-                stats.invalid += 1
-                yield item
-                continue
-            key = bytes.fromhex(item.project_id + item.image_id.replace("-", ""))
-            if key in self._seen:
+    def _select(self, chunk: list[ImageRef | InvalidLine]) -> Iterator[ImageRef | InvalidLine]:
+        """Count one chunk of records and yield the ones to act on, in input order."""
+        stats, shard = self.stats, self.shard
+        stats.records += len(chunk)
+        refs = [item for item in chunk if isinstance(item, ImageRef)]
+        digests = [pair_digest(ref.project_id, ref.image_id) for ref in refs]
+        if shard is not None:
+            mine = [shard_of(digest, shard.count) == shard.index for digest in digests]
+            stats.other_shards += len(refs) - sum(mine)
+            refs = [ref for ref, keep in zip(refs, mine, strict=True) if keep]
+            digests = [digest for digest, keep in zip(digests, mine, strict=True) if keep]
+        keys = digests_array(digests)
+        first = self._seen.add(keys)
+        done = self.done.contains(keys) if self.done is not None else None
+        act_on: dict[int, bool] = {}  # id(ref) -> first time seen and not done yet
+        for position, ref in enumerate(refs):
+            if not first[position]:
                 stats.duplicates += 1
                 continue
-            self._seen.add(key)
             stats.unique += 1
-            yield item
+            if done is not None and done[position]:
+                stats.resumed += 1
+                continue
+            act_on[id(ref)] = True
+        for item in chunk:
+            if isinstance(item, InvalidLine):
+                if shard is None or shard.index == 0:
+                    stats.invalid += 1
+                    yield item
+                else:
+                    stats.other_shards += 1
+            elif id(item) in act_on:
+                yield item

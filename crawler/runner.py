@@ -27,8 +27,14 @@ async def _stop_on_signals(crawl: Crawl, seen: Interrupted) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             if seen.signum is None:
-                click.echo(f"\n{signum.name}: stopping, writing what was fetched...", err=True)
-            seen.signum = signum
+                click.echo(
+                    f"\n{signum.name}: taking no new items; requests in flight get"
+                    f" {crawl.settings.grace_s:g} s (signal again to cancel them now)...",
+                    err=True,
+                )
+            else:
+                click.echo(f"{signum.name}: cancelling requests in flight...", err=True)
+            seen.signum = seen.signum or signum
             crawl.stop()
 
 
@@ -58,15 +64,20 @@ def summary(report: CrawlReport) -> list[str]:
     """A few human lines: where the files are, counts, and speed."""
     stats, counters = report.stats, report.counters
     kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(counters.by_kind.items())) or "none"
-    head = (
-        f"snapshot: {report.directory}"
-        if report.status == "complete"
-        else f"INTERRUPTED: no snapshot published; partial files in {report.directory}"
-    )
+    if report.status == "complete":
+        head = [f"snapshot: {report.directory}"]
+    else:
+        head = [
+            f"INTERRUPTED: no snapshot published; finished items are journaled in"
+            f" {report.directory}",
+            f"resume with: crawler crawl ... --resume {report.run_id}",
+        ]
+    resumed = f", {stats.resumed} done in earlier sessions" if stats.resumed else ""
+    shards = f", {stats.other_shards} in other shards" if stats.other_shards else ""
     return [
-        head,
+        *head,
         f"input {stats.records} records: {stats.unique} unique, "
-        f"{stats.duplicates} duplicates, {stats.invalid} invalid",
+        f"{stats.duplicates} duplicates, {stats.invalid} invalid{shards}{resumed}",
         f"ok {counters.ok}, not found {counters.not_found}, failed {counters.failed}"
         f" (errors by kind: {kinds})",
         f"{report.requests} requests in {report.duration_s:.2f} s"

@@ -11,7 +11,7 @@ import pytest
 from crawler.normalize.schema import IMAGES_SCHEMA
 from crawler.read import read_frame
 from crawler.sinks import neutralize_formulas
-from crawler.snapshot import SnapshotWriter
+from crawler.snapshot import SnapshotWriter, run_dirs
 
 EDGE_TIMES = [
     datetime(1, 1, 1, tzinfo=UTC),
@@ -44,11 +44,13 @@ NAMES = ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tx", 'plain, with "quotes"
 
 
 def write(tmp_path: Path, rows: list[dict[str, object]], batches: int) -> Path:
-    writer = SnapshotWriter(tmp_path, "run", date(2026, 11, 27), ("parquet", "csv"))
+    work_dir, final_dir = run_dirs(tmp_path, "run", date(2026, 11, 27))
+    writer = SnapshotWriter(work_dir, final_dir, ("parquet", "csv"))
     size = max(1, len(rows) // batches)
     for start in range(0, len(rows), size):
-        writer.write(rows[start : start + size], [])
+        writer.write(rows[start : start + size], [], [])
     writer.close()
+    writer.release()
     return writer.work_dir
 
 
