@@ -443,3 +443,44 @@ def test_the_kubernetes_example_runs_options_the_cli_accepts() -> None:
     assert context.params["grace_s"] < grace
     (merger,) = merge_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert "crawler merge" in merger["args"][0]
+
+
+def test_resume_publishes_a_run_whose_commit_stopped_before_the_rename(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    ids = id_list(simulator, tmp_path / "ids.csv")
+    out = tmp_path / "out"
+    done = crawl(CrawlSettings(endpoint=simulator.base_url, input_path=str(ids), output_dir=out))
+    work = done.directory.parent / f".{done.directory.name}.partial"
+    done.directory.rename(work)  # as if killed between the manifest and the rename
+    manifest = done.manifest
+    state = {
+        key: manifest[key] for key in ("run_id", "snapshot_date", "started_at", "schema_version")
+    }
+    state |= {
+        "input": {
+            "path": str(ids.resolve()),
+            "format": "auto",
+            "sha256": manifest["input"]["sha256"],  # type: ignore[index]
+            "bytes": ids.stat().st_size,
+        },
+        "endpoint": simulator.base_url,
+        "shard": None,
+    }
+    (work / "run.json").write_text(json.dumps(state))
+    code, listing, _ = run_cli("snapshots", "list", "--output", str(out))
+    assert "committing" in listing
+    before = simulator.stats()["total"]
+    code, _, stderr = run_cli(
+        "crawl", "--input", str(ids), "--endpoint", simulator.base_url, "--output", str(out),
+        "--resume", done.run_id,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert simulator.stats()["total"] == before  # nothing fetched again
+    assert snapshots(out) == [done.directory]
+    assert sorted(p.name for p in done.directory.iterdir()) == [
+        "errors.csv", "errors.parquet", "images.csv", "images.parquet", "manifest.json",
+    ]  # fmt: skip
+    published = json.loads((done.directory / "manifest.json").read_text())
+    assert published["run_id"] == done.run_id
+    assert published["counts"] == manifest["counts"]
