@@ -29,7 +29,7 @@ _DISTINCT_COLUMNS: Final = frozenset(
 
 # A row group is written once this much Arrow data is buffered: big enough for good
 # compression and few, large column chunks for readers, small enough to keep memory flat.
-ROW_GROUP_BYTES: Final = 16 << 20
+ROW_GROUP_BYTES: Final = 8 << 20
 
 
 class ParquetSink:
