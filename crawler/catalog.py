@@ -266,3 +266,34 @@ def _remove_if_empty(partition: Path, gone: list[Path], dry_run: bool) -> bool:
     except OSError:
         return False
     return True
+
+
+LATEST: Final = "latest"
+PREVIOUS: Final = "previous"
+
+
+def resolve_snapshot(output_dir: Path, ref: str | None) -> Path:
+    """The committed snapshot that ``ref`` names: ``latest`` (or None), ``previous`` (the
+    whole snapshot before the latest), a run id, or a snapshot directory's path.
+
+    Raises:
+        ConfigError: nothing matches, or the directory is not a committed snapshot.
+    """
+    if ref is None or ref in (LATEST, PREVIOUS):
+        whole = [r for r in list_runs(output_dir) if r.status == "complete" and r.shard is None]
+        wanted = 2 if ref == PREVIOUS else 1
+        if len(whole) < wanted:
+            raise ConfigError(
+                f"no {ref or LATEST} snapshot under {output_dir}"
+                f" ({len(whole)} complete snapshot{'s' if len(whole) != 1 else ''})"
+            )
+        return whole[-wanted].path
+    path = Path(ref)
+    if path.is_dir():
+        if not (path / MANIFEST).is_file():
+            raise ConfigError(f"{path} is not a committed snapshot (no {MANIFEST})")
+        return path
+    found = sorted(output_dir.glob(f"{DATE_PREFIX}*/{RUN_PREFIX}{ref}"))
+    if not found or not (found[0] / MANIFEST).is_file():
+        raise ConfigError(f"no committed snapshot {ref!r} (a path, run id, latest or previous)")
+    return found[0]

@@ -7,10 +7,8 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import anyio
 import click
@@ -18,6 +16,10 @@ import click
 from crawler import __version__
 from crawler.auth import auth_from_env
 from crawler.catalog import DATE_PREFIX, RunInfo, latest_complete, list_runs, prune
+from crawler.cliutil import concurrency_option, output_option, reports_errors
+from crawler.commands.audit import audit
+from crawler.commands.diff import diff
+from crawler.commands.report import report
 from crawler.config import CrawlSettings, parse_formats, parse_shard
 from crawler.crawl import Crawl
 from crawler.demo import run_demo
@@ -35,24 +37,6 @@ from crawler.simulator import (
 )
 
 EXIT_FAILURES = 4  # some items failed beyond --max-failure-ratio; the snapshot is written
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Catch the tool's own errors once: one clear line on stderr, and the error's exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except CrawlerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            for note in getattr(exc, "__notes__", ()):
-                click.echo(f"  {note}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
 
 
 def _formats(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
@@ -67,24 +51,6 @@ def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> S
         return None if value is None else parse_shard(value)
     except CrawlerError as exc:
         raise click.BadParameter(str(exc)) from exc
-
-
-# Options shared by the commands that crawl.
-output_option = click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("output"),
-    show_default=True,
-    help="Snapshot root directory.",
-)
-concurrency_option = click.option(
-    "--concurrency",
-    type=click.IntRange(1, 4096),
-    default=32,
-    show_default=True,
-    help="Requests in flight (and pooled connections).",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -198,6 +164,14 @@ def main() -> None:
     show_default=True,
     help="On SIGTERM/Ctrl-C, seconds that requests in flight get to finish.",
 )
+@click.option(
+    "--lifecycle",
+    "lifecycle_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="CSV of OS end-of-life dates (distro,release,eol,source) over the packaged table.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @reports_errors
 def crawl(
@@ -218,6 +192,7 @@ def crawl(
     resume: str | None,
     shard: Shard | None,
     grace_s: float,
+    lifecycle_path: Path | None,
     quiet: bool,
 ) -> None:
     """Fetch every image in an ID list and write a snapshot.
@@ -245,6 +220,7 @@ def crawl(
         shard=shard,
         resume=resume,
         grace_s=grace_s,
+        lifecycle_path=lifecycle_path,
     )
     crawl_run = Crawl(settings, auth)
     # The modules loaded so far (pandas, pyarrow, aiohttp: ~100k objects) live as long as the
@@ -268,6 +244,13 @@ def crawl(
 @click.option("--images", type=click.IntRange(1), default=2000, show_default=True)
 @click.option("--projects", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--revision",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Serve the same cloud this many nights later: images changed, deleted and added.",
+)
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @click.option("--token", default=None, help="Accept this static X-Auth-Token for every project.")
 @click.option(
@@ -308,6 +291,7 @@ def simulate(
     images: int,
     projects: int,
     seed: int,
+    revision: int,
     latency_ms: float,
     token: str | None,
     faults: str,
@@ -326,7 +310,7 @@ def simulate(
     """
     try:
         config = SimulatorConfig(
-            inventory=InventorySpec(images=images, projects=projects, seed=seed),
+            inventory=InventorySpec(images=images, projects=projects, seed=seed, revision=revision),
             latency_ms=latency_ms,
             token=token,
             faults=parse_faults(faults),
@@ -497,3 +481,8 @@ def prune_command(keep_days: int, output_dir: Path, dry_run: bool) -> None:
         f" (kept: runs from {today - timedelta(days=keep_days)} on, running runs, and the"
         " newest complete snapshot)"
     )
+
+
+main.add_command(audit)
+main.add_command(diff)
+main.add_command(report)

@@ -92,6 +92,7 @@ class CrawlSettings:
     grace_s: float = 10.0
     flush_interval_s: float = 2.0
     batch_bytes: int = 8 << 20
+    lifecycle_path: Path | None = None  # a CSV of EOL dates over the packaged table
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "endpoint", normalize_endpoint(self.endpoint))
@@ -137,4 +138,5 @@ class CrawlSettings:
             "grace_s": self.grace_s,
             "flush_interval_s": self.flush_interval_s,
             "batch_bytes": self.batch_bytes,
+            "lifecycle": None if self.lifecycle_path is None else str(self.lifecycle_path),
         }

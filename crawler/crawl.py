@@ -13,6 +13,7 @@ published by a stopped run.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
@@ -36,8 +37,10 @@ from crawler.errors import (
     sole_exception,
 )
 from crawler.inputs import STDIN, ImageRef, InputReader, InputStats, InvalidLine
+from crawler.lifecycle_data import load_lifecycle
 from crawler.loopwatch import LoopWatch
 from crawler.normalize import SCHEMA_VERSION, flatten_nova_image
+from crawler.normalize.lifecycle import Lifecycle
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
 from crawler.pool import (
     READ_BATCH,
@@ -88,7 +91,23 @@ class CrawlReport:
         return self.requests / self.duration_s if self.duration_s else 0.0
 
 
-def row_from(ref: ImageRef, fetched: Fetched) -> Outcome:
+class EolColumns:
+    """Fills ``os_eol_date``/``os_is_eol`` from the lifecycle table as of the snapshot date.
+
+    The distinct (distro, release) pairs of a cloud number in the dozens, so lookups are cached.
+    """
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.as_of = datetime.now(UTC).date()
+        self._status = functools.lru_cache(maxsize=4096)(lifecycle.status)
+
+    def fill(self, row: Row) -> None:
+        row["os_eol_date"], row["os_is_eol"] = self._status(
+            row["os_distro"], row["os_release"], row["os_major"], self.as_of
+        )
+
+
+def row_from(ref: ImageRef, fetched: Fetched, eol: EolColumns) -> Outcome:
     """Flatten a fetched body, or explain why it is not the image that was asked for."""
     try:
         row = flatten_nova_image(
@@ -98,6 +117,7 @@ def row_from(ref: ImageRef, fetched: Fetched) -> Outcome:
         message = str(exc)
     else:
         if row["image_id"] == ref.image_id:
+            eol.fill(row)
             return row
         message = f"response is for image {row['image_id']!r}, not the one requested"
     return ErrorRecord(
@@ -174,6 +194,7 @@ class Crawl:
         self.control = PoolControl()
         self.loop_watch = LoopWatch()
         self.replayed_items = 0
+        self.eol = EolColumns(load_lifecycle(settings.lifecycle_path))
         self._scope: anyio.CancelScope | None = None
         self._stopping = False
         self._client = NovaImageClient(settings)
@@ -210,7 +231,7 @@ class Crawl:
 
     async def _fetch_row(self, ref: ImageRef) -> Outcome:
         fetched = await self.fetcher.fetch(ref)
-        return fetched if isinstance(fetched, ErrorRecord) else row_from(ref, fetched)
+        return fetched if isinstance(fetched, ErrorRecord) else row_from(ref, fetched, self.eol)
 
     def _plan(self) -> RunPlan:
         """Hash the input, then pick the run: a new one, or the one ``--resume`` names."""
@@ -286,6 +307,7 @@ class Crawl:
     async def run(self) -> CrawlReport:
         plan = await anyio.to_thread.run_sync(self._plan)
         self.run_id, self.started_at = plan.run_id, plan.started_at
+        self.eol.as_of = plan.snapshot_date
         if not plan.fresh and (plan.work_dir / MANIFEST).exists():
             return await anyio.to_thread.run_sync(self._finish_commit, plan)
         writer = await self._open(plan)

@@ -15,21 +15,22 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from crawler.normalize.schema import SCHEMAS
+from crawler.normalize.schema import ALL_SCHEMAS
 
-Table = Literal["images", "errors"]
+Table = Literal["images", "errors", "findings", "changes"]
 
 # Arrow type -> pandas nullable dtype, so integers with nulls stay integers.
 _PANDAS_TYPES: Final = {
     pa.string(): pd.StringDtype(),
     pa.int32(): pd.Int32Dtype(),
     pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
 }
 
 
 def read_arrow(directory: Path, table: Table = "images", fmt: str = "parquet") -> pa.Table:
     """One table of a snapshot directory as an Arrow table of the declared schema."""
-    schema = SCHEMAS[table]
+    schema = ALL_SCHEMAS[table]
     if fmt == "parquet":
         return pq.read_table(directory / f"{table}.parquet", schema=schema)
     options = pacsv.ConvertOptions(

@@ -292,3 +292,25 @@ def publish(work_dir: Path, final_dir: Path) -> Path:
         with contextlib.suppress(FileNotFoundError):
             (final_dir / name).unlink()
     return final_dir
+
+
+def write_side_table(directory: Path, name: str, table: pa.Table) -> list[Path]:
+    """Write an analysis table (findings, changes) next to a snapshot's own, as Parquet and CSV.
+
+    Each file is written under a hidden temporary name, fsynced and renamed into place, so a
+    reader finds the old file or the new one, never half of one. Returns the files' paths.
+    """
+    written = []
+    for fmt, sink_type in SINKS.items():
+        final = directory / f"{name}.{fmt}"
+        scratch = directory / f".{name}.{fmt}.tmp"
+        sink = sink_type(scratch, table.schema)
+        try:
+            sink.write_batch(table)
+        finally:
+            sink.close()
+        _fsync_path(scratch)
+        scratch.replace(final)
+        written.append(final)
+    _fsync_path(directory)
+    return written

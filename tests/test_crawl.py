@@ -142,6 +142,8 @@ EXPECTED_DTYPES = {
     "int32": pd.Int32Dtype(),
     "int64": pd.Int64Dtype(),
     "timestamp[us, tz=UTC]": pd.DatetimeTZDtype("us", "UTC"),
+    "date32[day]": pd.api.types.pandas_dtype("object"),  # datetime.date values
+    "bool": pd.BooleanDtype(),
 }
 
 

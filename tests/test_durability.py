@@ -18,7 +18,7 @@ import pytest
 from crawler.config import CrawlSettings, parse_shard
 from crawler.crawl import Crawl, CrawlReport
 from crawler.journal import JournalWriter, read_journal
-from crawler.normalize.schema import SCHEMAS
+from crawler.normalize.schema import SCHEMA_VERSION, SCHEMAS
 from crawler.read import read_frame
 from crawler.simulator import InventorySpec, RunningSimulator, SimulatorConfig
 from tests.conftest import id_list
@@ -307,7 +307,7 @@ def test_resume_refuses_a_run_that_read_stdin(
                 "input": {"path": "<stdin>", "format": "auto", "sha256": None, "bytes": None},
                 "endpoint": "http://127.0.0.1:9",
                 "shard": None,
-                "schema_version": 1,
+                "schema_version": SCHEMA_VERSION,
             }
         )
     )
@@ -365,6 +365,8 @@ def batch(n: int, start: int = 0) -> pa.Table:
             "project_id": "0123456789abcdef0123456789abcdef",
             "image_id": f"00000000-0000-4000-8000-{i:012d}",
             "metadata_json": "{}",
+            "os_family": "unknown",
+            "os_distro": "unknown",
             "source_api": "nova-proxy",
             "fetched_at": pd.Timestamp("2026-11-27", tz="UTC").to_pydatetime(),
         }

@@ -102,6 +102,14 @@ def test_seed_example_flattens_to_exactly_the_expected_row() -> None:
         "platform": None,
         "os_bit": None,
         "image_type": None,
+        "os_family": "unknown",
+        "os_distro": "unknown",
+        "os_release": None,
+        "os_major": None,
+        "os_edition": None,
+        "os_bits": None,
+        "os_eol_date": None,
+        "os_is_eol": None,
         "disk_config": "AUTO",
         "server_id": None,
         "metadata_json": '{"architecture":"x86_64","auto_disk_config":"True",'
@@ -125,6 +133,13 @@ def test_huawei_metadata_fills_the_os_columns() -> None:
         "KVM",
     )
     assert row["platform"] is None
+    assert (row["os_family"], row["os_distro"], row["os_release"], row["os_major"]) == (
+        "linux",
+        "centos",
+        "4.4",
+        4,
+    )
+    assert (row["os_bits"], row["os_edition"]) == (32, None)
     assert row["size_bytes"] == 13167616
     assert row["disk_config"] is None
 
@@ -134,6 +149,7 @@ def test_missing_keys_are_nulls_not_errors() -> None:
     assert row["image_id"] == "17a1890b-0fa4-485e-8505-14e294017988"
     nullable = [f.name for f in IMAGES_SCHEMA if f.nullable and f.name != "region"]
     assert all(row[name] is None for name in nullable)
+    assert (row["os_family"], row["os_distro"]) == ("unknown", "unknown")
     assert row["metadata_json"] == "{}"
 
 
@@ -207,3 +223,19 @@ def test_metadata_round_trips_losslessly_and_flatten_never_crashes(
     row = flatten({"image": {**top, "id": "i", "metadata": metadata}})
     assert json.loads(str(row["metadata_json"])) == metadata
     assert list(row) == IMAGES_SCHEMA.names
+
+
+def test_glance_style_properties_are_the_os_fallback() -> None:
+    body = {
+        "image": {
+            "id": "17a1890b-0fa4-485e-8505-14e294017988",
+            "metadata": {"os_distro": "ubuntu", "os_version": "22.04", "__os_bit": "64"},
+        }
+    }
+    row = flatten(body)
+    assert (row["os_family"], row["os_distro"], row["os_release"], row["os_bits"]) == (
+        "linux",
+        "ubuntu",
+        "22.04",
+        64,
+    )

@@ -34,6 +34,8 @@ def row(n: int, when: datetime | None, name: str | None) -> dict[str, object]:
         "created_at": when,
         "updated_at": when,
         "metadata_json": '{"a":"=1+1"}',
+        "os_family": "unknown",
+        "os_distro": "unknown",
         "source_api": "nova-proxy",
         "fetched_at": EDGE_TIMES[3],
     }

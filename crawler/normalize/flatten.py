@@ -13,6 +13,7 @@ from typing import Final, TypeGuard
 
 from crawler.errors import InvalidRecordError
 from crawler.normalize.jsoncodec import dumps_sorted
+from crawler.normalize.osinfo import parse_os
 
 SOURCE_NOVA_PROXY: Final = "nova-proxy"
 
@@ -159,6 +160,24 @@ def flatten_nova_image(
     for column, key in METADATA_COLUMNS.items():
         value = metadata.get(key)
         row[column] = value if isinstance(value, str) else None
+    distro, version = metadata.get("os_distro"), metadata.get("os_version")  # Glance-style
+    os_info = parse_os(
+        row["os_version"],  # type: ignore[arg-type]  # str or None, set just above
+        platform=row["platform"],  # type: ignore[arg-type]
+        os_type=row["os_type"],  # type: ignore[arg-type]
+        os_bit=row["os_bit"],  # type: ignore[arg-type]
+        distro_hint=distro if isinstance(distro, str) else None,
+        version_hint=version if isinstance(version, str) else None,
+    )
+    row["os_family"] = os_info.family
+    row["os_distro"] = os_info.distro
+    row["os_release"] = os_info.release
+    row["os_major"] = os_info.major
+    row["os_edition"] = os_info.edition
+    row["os_bits"] = os_info.bits
+    # Lifecycle columns depend on the snapshot date and the lifecycle table: the crawl fills them.
+    row["os_eol_date"] = None
+    row["os_is_eol"] = None
     row["disk_config"] = _text(get(_DISK_CONFIG), _DISK_CONFIG, extras)
     row["server_id"] = _server_id(get("server"), extras)
     row["metadata_json"] = dumps_sorted(metadata)

@@ -11,7 +11,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _TS: Final = pa.timestamp("us", tz="UTC")
 
@@ -35,6 +35,14 @@ IMAGE_COLUMNS: Final[tuple[tuple[str, pa.DataType, bool, str], ...]] = (
     ("platform", pa.string(), True, "metadata `__platform`"),
     ("os_bit", pa.string(), True, 'metadata `__os_bit` ("32" or "64"), verbatim'),
     ("image_type", pa.string(), True, "metadata `__imagetype` (gold, private, shared)"),
+    ("os_family", pa.string(), False, "normalised: linux, windows, other or unknown"),
+    ("os_distro", pa.string(), False, "normalised distro id: centos, rhel, ubuntu, ... or unknown"),
+    ("os_release", pa.string(), True, 'normalised release: "7.6", "16.04", "2012 R2", "15 SP1"'),
+    ("os_major", pa.int32(), True, "major version of `os_release`"),
+    ("os_edition", pa.string(), True, "edition: Datacenter, Standard, Enterprise, Server, ..."),
+    ("os_bits", pa.int32(), True, "32 or 64"),
+    ("os_eol_date", pa.date32(), True, "end of the vendor's support for this release, if known"),
+    ("os_is_eol", pa.bool_(), True, "`os_eol_date` is before the snapshot date (null: unknown)"),
     ("disk_config", pa.string(), True, "`OS-DCF:diskConfig` (AUTO, MANUAL)"),
     ("server_id", pa.string(), True, "`server.id`: the instance a snapshot image was taken from"),
     ("metadata_json", pa.string(), False, "all metadata, lossless JSON, keys sorted"),
@@ -62,6 +70,29 @@ def _schema(columns: tuple[tuple[str, pa.DataType, bool, str], ...], table: str)
     return pa.schema(fields, metadata=metadata)
 
 
+FINDING_COLUMNS: Final[tuple[tuple[str, pa.DataType, bool, str], ...]] = (
+    ("rule", pa.string(), False, "id of the policy rule that matched"),
+    ("severity", pa.string(), False, "low, medium, high or critical"),
+    ("project_id", pa.string(), False, "the image's project"),
+    ("image_id", pa.string(), False, "the image"),
+    ("message", pa.string(), False, "the rule's message"),
+    ("evidence", pa.string(), False, "the values that matched, as `column=value` pairs"),
+)
+
+CHANGE_COLUMNS: Final[tuple[tuple[str, pa.DataType, bool, str], ...]] = (
+    ("change", pa.string(), False, "added, removed, changed or unknown"),
+    ("project_id", pa.string(), False, "the image's project"),
+    ("image_id", pa.string(), False, "the image"),
+    ("field", pa.string(), True, "for changed: the column, or `metadata.<key>`"),
+    ("old", pa.string(), True, "for changed: the old value as text (null: absent)"),
+    ("new", pa.string(), True, "for changed: the new value as text (null: absent)"),
+    ("detail", pa.string(), True, "for unknown: why the image's state is not known"),
+)
+
 IMAGES_SCHEMA: Final = _schema(IMAGE_COLUMNS, "images")
 ERRORS_SCHEMA: Final = _schema(ERROR_COLUMNS, "errors")
+FINDINGS_SCHEMA: Final = _schema(FINDING_COLUMNS, "findings")
+CHANGES_SCHEMA: Final = _schema(CHANGE_COLUMNS, "changes")
+# The tables a crawl writes (and journals); the analysis commands write the others.
 SCHEMAS: Final = {"images": IMAGES_SCHEMA, "errors": ERRORS_SCHEMA}
+ALL_SCHEMAS: Final = {**SCHEMAS, "findings": FINDINGS_SCHEMA, "changes": CHANGES_SCHEMA}

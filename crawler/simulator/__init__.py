@@ -8,6 +8,7 @@ AK/SK checks, and reproducible fault injection and throttling. Modules:
 * ``os_catalog``: documented ``__os_version`` spellings with platform, type and bitness.
 * ``records``: one Huawei-flavoured Glance record from random bytes (pure).
 * ``inventory``: stateless inventory (ids decode to their index) and id-list files.
+* ``revisions``: the inventory's history, night by night: changes, deletions, additions.
 * ``nova``: microversions, fault bodies and the Glance -> Nova image view (pure).
 * ``config``: :class:`SimulatorConfig`; ``stats``: response and event counters.
 * ``faults``: fault settings and profiles; ``injector``: which request gets which fault;
@@ -29,12 +30,19 @@ from crawler.simulator.app import (
     build_app,
 )
 from crawler.simulator.faults import PROFILES, FaultConfig, parse_faults
-from crawler.simulator.inventory import MAX_IMAGES, Inventory, InventorySpec, write_id_list
+from crawler.simulator.inventory import (
+    HIDDEN_STATUSES,
+    MAX_IMAGES,
+    Inventory,
+    InventorySpec,
+    write_id_list,
+)
 from crawler.simulator.os_catalog import OS_CATALOG, OsEntry
 from crawler.simulator.server import RunningSimulator, check_loopback, serve
 
 __all__ = [
     "CONFIG_KEY",
+    "HIDDEN_STATUSES",
     "INVENTORY_KEY",
     "MAX_IMAGES",
     "OS_CATALOG",

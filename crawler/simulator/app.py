@@ -28,7 +28,7 @@ from multidict import CIMultiDict
 from crawler.simulator.config import SimulatorConfig
 from crawler.simulator.guard import Guard, credential_of
 from crawler.simulator.injector import FaultPlan
-from crawler.simulator.inventory import Inventory
+from crawler.simulator.inventory import HIDDEN_STATUSES, Inventory
 from crawler.simulator.keystone import KeystoneService
 from crawler.simulator.nova import (
     IMAGE_NOT_FOUND,
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 _PROJECT_RE = re.compile(r"[0-9a-f]{32}")
-_HIDDEN_STATUSES = frozenset({"deleted", "pending_delete"})
 
 CONFIG_KEY = web.AppKey("simulator_config", SimulatorConfig)
 INVENTORY_KEY = web.AppKey("simulator_inventory", Inventory)
@@ -137,13 +136,15 @@ class _NovaRoute:
         return (404, IMAGE_NOT_FOUND) if body is None else (200, body)
 
     def _image_body(self, request: web.Request, project_id: str) -> bytes | None:
-        """Return the 200 body, or None when the image is unknown or not visible."""
+        """Return the 200 body, or None when the image is unknown, deleted or not visible."""
         index = self._inventory.lookup(request.match_info["image_id"])
         if index is None:
             return None
-        record = self._inventory.glance_record(index)
+        record = self._inventory.record(index)
+        if record is None:  # deleted by the inventory's revision
+            return None
         visible = record["owner"] == project_id or record["visibility"] == "public"
-        if not visible or record["status"] in _HIDDEN_STATUSES:
+        if not visible or record["status"] in HIDDEN_STATUSES:
             return None
         origin = f"{request.scheme}://{request.host}"
         glance = self._config.glance_url or origin_on_port(origin, 9292)

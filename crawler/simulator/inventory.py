@@ -6,6 +6,10 @@ Image ids carry their own index: 40 bits of ``(index * mul) ^ mask`` in the last
 bytes, 82 bits of a keyed tag over those bytes everywhere else, and the uuid4
 version/variant bits set. :meth:`Inventory.lookup` decodes the index and re-derives the
 id to check it, which is O(1) and rejects foreign uuids with probability 1 - 2**-82.
+
+``InventorySpec.revision`` ages the cloud by that many nights (``crawler.simulator.revisions``):
+images change or are deleted, and new ones get the indices after ``images``. Revision 0 is
+the inventory as it always was.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from pathlib import Path
 from typing import Literal
 
 from crawler.simulator.records import build_record, uuid4_text
+from crawler.simulator.revisions import added_per_revision, apply_change, events, night_time
 
-__all__ = ["MAX_IMAGES", "Inventory", "InventorySpec", "write_id_list"]
+__all__ = ["HIDDEN_STATUSES", "MAX_IMAGES", "Inventory", "InventorySpec", "write_id_list"]
 
 _INDEX_BITS = 40
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
 #: Largest inventory the id encoding can address.
 MAX_IMAGES = 1 << _INDEX_BITS
+#: Glance statuses Nova answers 404 for, as for an image that does not exist.
+HIDDEN_STATUSES = frozenset({"deleted", "pending_delete"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,17 +43,30 @@ class InventorySpec:
         images: Number of images (0 .. 2**40).
         projects: Number of projects the images are spread over (at least 1).
         seed: Any integer; the same seed always yields the same inventory.
+        revision: Nights since revision 0 (see ``crawler.simulator.revisions``): about 2%
+            of the images change and 1% are deleted each night, and ``added`` new ones
+            appear, with the indices after ``images``.
     """
 
     images: int = 2000
     projects: int = 20
     seed: int = 1
+    revision: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.images <= MAX_IMAGES:
             raise ValueError(f"images must be between 0 and {MAX_IMAGES}, got {self.images}")
         if not 1 <= self.projects <= 1_000_000:
             raise ValueError(f"projects must be between 1 and 1000000, got {self.projects}")
+        if self.revision < 0:
+            raise ValueError(f"revision must be 0 or more, got {self.revision}")
+        if self.images + self.added > MAX_IMAGES:
+            raise ValueError(f"images plus the {self.added} added by revision exceed {MAX_IMAGES}")
+
+    @property
+    def added(self) -> int:
+        """How many images were added since revision 0."""
+        return self.revision * added_per_revision(self.images)
 
 
 def _key(root: bytes, label: str) -> bytes:
@@ -54,7 +74,12 @@ def _key(root: bytes, label: str) -> bytes:
 
 
 class Inventory:
-    """Images ``0 .. spec.images - 1``, each owned by one of ``projects``."""
+    """Images ``0 .. spec.images + spec.added - 1``, each owned by one of ``projects``.
+
+    Indices from ``spec.images`` on are the images added since revision 0. Images deleted
+    by ``spec.revision`` keep their index (and are in ``len``, ``iter_pairs`` and the id
+    list) but :meth:`record` is None for them and the simulator answers 404.
+    """
 
     __slots__ = (
         "_attr_key",
@@ -64,6 +89,7 @@ class Inventory:
         "_mul",
         "_mul_inv",
         "_n",
+        "_revision_key",
         "_unknown_key",
         "projects",
         "spec",
@@ -71,12 +97,13 @@ class Inventory:
 
     def __init__(self, spec: InventorySpec) -> None:
         self.spec = spec
-        self._n = spec.images
+        self._n = spec.images + spec.added
         root = blake2b(f"crawler.simulator.inventory:{spec.seed}".encode()).digest()
         self._id_key = _key(root, "id")
         self._attr_key = _key(root, "attributes")
         self._aux_key = _key(root, "aux")
         self._unknown_key = _key(root, "unknown")
+        self._revision_key = _key(root, "revisions")
         codec = _key(root, "codec")
         self._mask = int.from_bytes(codec[:5], "big")
         self._mul = int.from_bytes(codec[5:10], "big") | 1  # odd, so invertible mod 2**40
@@ -131,15 +158,52 @@ class Inventory:
         self._check(index)
         return self._owner_of(self._digest(index))
 
-    def glance_record(self, index: int) -> dict[str, object]:
-        """Return the Glance v2 image object of image ``index`` (custom props at top level)."""
+    def born(self, index: int) -> int:
+        """Return the revision at which image ``index`` appeared (0 for the original ones)."""
+        if index < self.spec.images:
+            return 0
+        return (index - self.spec.images) // added_per_revision(self.spec.images) + 1
+
+    def _history(self, index: int) -> tuple[dict[str, object], bool]:
+        """The record at this revision (the last one, if deleted) and whether it is deleted."""
         image_id = self.image_id(index)
         digest = self._digest(index)
         aux = blake2b(index.to_bytes(5, "big"), key=self._aux_key, digest_size=64).digest()
-        return build_record(image_id, self._owner_of(digest), digest, aux)
+        record = build_record(image_id, self._owner_of(digest), digest, aux)
+        born = self.born(index)
+        if born:
+            record["created_at"] = record["updated_at"] = night_time(born, digest[-1] * 300)
+        for event in events(self._revision_key, index, born, self.spec.revision):
+            if event.kind == "delete":
+                return record, True
+            apply_change(record, event)
+        return record, False
+
+    def glance_record(self, index: int) -> dict[str, object]:
+        """Return the Glance v2 image object of image ``index`` (custom props at top level).
+
+        It is the image as of this revision; for a deleted image, as it was last seen.
+        """
+        return self._history(index)[0]
+
+    def record(self, index: int) -> dict[str, object] | None:
+        """Return the Glance record of image ``index`` at this revision, or None if the image
+        does not exist: deleted by now, or added after this revision (``index >= len``).
+
+        Images with a status in :data:`HIDDEN_STATUSES` exist, but Nova answers 404 for them.
+        """
+        if index < 0:
+            raise IndexError(f"image index {index} is negative")
+        if index >= self._n:
+            return None
+        record, deleted = self._history(index)
+        return None if deleted else record
 
     def iter_pairs(self) -> Iterator[tuple[str, str]]:
-        """Yield ``(project_id, image_id)`` for every image, in index order."""
+        """Yield ``(project_id, image_id)`` for every image, in index order.
+
+        Deleted images are included: an id list of this revision still names them.
+        """
         for index in range(self._n):
             yield self._owner_of(self._digest(index)), self.image_id(index)
 
@@ -178,6 +242,9 @@ def write_id_list(
     fmt: Literal["csv", "jsonl"] = "csv",
 ) -> int:
     """Write every inventory pair plus ``unknown`` unknown pairs, deterministically shuffled.
+
+    At a revision above 0 the list holds the images added so far and the deleted ones too
+    (they answer 404), as yesterday's list of a real cloud would.
 
     The order is a strided walk over all rows, so nothing is materialised and memory stays
     flat however large the inventory is.
