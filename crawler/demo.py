@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from crawler.config import CrawlSettings
 from crawler.crawl import Crawl, CrawlReport
 from crawler.progress import wanted as progress_wanted
+from crawler.report import write_report
 from crawler.runner import run_with_signals, summary
 from crawler.simulator import InventorySpec, RunningSimulator, SimulatorConfig, write_id_list
 
@@ -33,14 +34,20 @@ def write_demo_ids(simulator: RunningSimulator, path: Path, unknown: int) -> Non
         handle.writelines(_BAD_LINES)
 
 
-def top_os_versions(report: CrawlReport, limit: int = 10) -> list[tuple[str, int]]:
-    """Most common ``os_version`` values in the snapshot's images table."""
-    table = pq.read_table(report.directory / "images.parquet", columns=["os_version"])
-    counts = table.group_by("os_version").aggregate([([], "count_all")])
-    pairs: Iterable[tuple[str | None, int]] = zip(
-        counts.column("os_version").to_pylist(), counts.column("count_all").to_pylist(), strict=True
+def top_os_releases(report: CrawlReport, limit: int = 10) -> list[tuple[str, int]]:
+    """Most common normalised OS releases (``os_distro os_release``) in the images table."""
+    table = pq.read_table(report.directory / "images.parquet", columns=["os_distro", "os_release"])
+    counts = table.group_by(["os_distro", "os_release"]).aggregate([([], "count_all")])
+    pairs: Iterable[tuple[str, str | None, int]] = zip(
+        counts.column("os_distro").to_pylist(),
+        counts.column("os_release").to_pylist(),
+        counts.column("count_all").to_pylist(),
+        strict=True,
     )
-    ranked = sorted(((v or "(none)", n) for v, n in pairs), key=lambda p: (-p[1], p[0]))
+    ranked = sorted(
+        ((f"{distro} {release or ''}".strip(), n) for distro, release, n in pairs),
+        key=lambda p: (-p[1], p[0]),
+    )
     return ranked[:limit]
 
 
@@ -67,8 +74,9 @@ def run_demo(
     for line in summary(report):
         click.echo(line)
     if report.status == "complete":
-        click.echo("top 10 OS versions:")
-        for version, count in top_os_versions(report):
-            click.echo(f"  {count:6d}  {version}")
+        click.echo("top 10 OS releases:")
+        for release, count in top_os_releases(report):
+            click.echo(f"  {count:6d}  {release}")
         click.echo(f"read it: pandas.read_parquet('{report.directory / 'images.parquet'}')")
+        click.echo(f"report:  {write_report(report.directory)}")
     return code

@@ -270,3 +270,17 @@ def test_clouds_yaml_keystone_crawl_and_verify_false_reach_the_compute_requests(
         if path.is_file():
             assert b"pa55-w0rd-secret" not in path.read_bytes()
     assert "pa55-w0rd-secret" not in stdout + stderr
+
+
+def test_demo_crawls_the_embedded_simulator_and_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        "demo", "--output", str(out), "--images", "300", "--projects", "4", "--unknown", "10",
+        "--quiet",
+    )  # fmt: skip
+    assert code == 0, stderr
+    (snapshot,) = snapshots(out)
+    assert "input 317 records: 310 unique, 5 duplicates, 2 invalid" in stdout
+    assert "top 10 OS releases:" in stdout
+    assert f"report:  {snapshot / 'report.html'}" in stdout
+    assert "<svg" in (snapshot / "report.html").read_text()
