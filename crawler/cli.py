@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from crawler.demo import run_demo
 from crawler.errors import CrawlerError
 from crawler.inputs import Shard
 from crawler.merge import merge_shards
+from crawler.metrics import previous_success, render_metrics, write_metrics
 from crawler.progress import wanted as progress_wanted
 from crawler.runner import run_with_signals, serve_until_signal, summary
 from crawler.simulator import (
@@ -172,6 +174,13 @@ def main() -> None:
     metavar="FILE",
     help="CSV of OS end-of-life dates (distro,release,eol,source) over the packaged table.",
 )
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Write the run's metrics in Prometheus text format (node_exporter textfile collector).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @reports_errors
 def crawl(
@@ -193,6 +202,7 @@ def crawl(
     shard: Shard | None,
     grace_s: float,
     lifecycle_path: Path | None,
+    metrics_file: Path | None,
     quiet: bool,
 ) -> None:
     """Fetch every image in an ID list and write a snapshot.
@@ -227,15 +237,34 @@ def crawl(
     # process; frozen, a full collection no longer walks them, which took ~50 ms of the loop.
     gc.collect()
     gc.freeze()
-    report, code = anyio.run(
-        functools.partial(run_with_signals, crawl_run, progress=progress_wanted(quiet))
-    )
+    try:
+        report, code = anyio.run(
+            functools.partial(run_with_signals, crawl_run, progress=progress_wanted(quiet))
+        )
+    except CrawlerError as exc:
+        _record_metrics(metrics_file, None, "failed", exc.exit_code)
+        raise
     if not quiet or code:
         for line in summary(report):
             click.echo(line, err=code != 0)
     if code == 0 and report.failure_ratio > max_failure_ratio:
         code = EXIT_FAILURES
+    _record_metrics(metrics_file, report.manifest, report.status, code)
     sys.exit(code)
+
+
+def _record_metrics(
+    path: Path | None, manifest: dict[str, object] | None, status: str, code: int
+) -> None:
+    if path is not None:
+        text = render_metrics(
+            manifest,
+            status=status,
+            exit_code=code,
+            finished_at=time.time(),
+            last_success=previous_success(path),
+        )
+        write_metrics(path, text)
 
 
 @main.command()
