@@ -22,6 +22,7 @@ from crawler.commands.audit import audit
 from crawler.commands.diff import diff
 from crawler.commands.report import report
 from crawler.config import CrawlSettings, parse_formats, parse_shard
+from crawler.configfile import CONFIG_ENVVAR, ENV_PREFIX, ConfigGroup, apply_env, load_config
 from crawler.crawl import Crawl
 from crawler.demo import run_demo
 from crawler.errors import CrawlerError
@@ -55,10 +56,30 @@ def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> S
         raise click.BadParameter(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=ConfigGroup,
+    # Every option also reads IMAGECRAWLER_<COMMAND>_<OPTION>: flag > variable > file > default.
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": ENV_PREFIX},
+)
 @click.version_option(__version__, prog_name="imagecrawler")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar=CONFIG_ENVVAR,
+    show_envvar=True,
+    metavar="FILE",
+    help="YAML file with option values per command; flags and environment variables win.",
+)
+@click.pass_context
+@reports_errors
+def main(ctx: click.Context, config_path: Path | None) -> None:
     """imagecrawler: VM image inventory from OpenStack-based clouds into Parquet/CSV snapshots."""
+    if config_path is not None:
+        # Runs before the subcommand parses its options, so they see the file's values.
+        config = load_config(config_path, main, os.environ)
+        ctx.default_map = config.defaults
+        apply_env(config.env, os.environ)
 
 
 @main.command()
