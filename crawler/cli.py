@@ -17,7 +17,7 @@ import click
 from crawler import __version__
 from crawler.auth import auth_from_env
 from crawler.catalog import DATE_PREFIX, RunInfo, latest_complete, list_runs, prune
-from crawler.cliutil import concurrency_option, output_option, reports_errors
+from crawler.cliutil import concurrency_option, lifecycle_option, output_option, reports_errors
 from crawler.commands.audit import audit
 from crawler.commands.diff import diff
 from crawler.commands.report import report
@@ -187,13 +187,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     show_default=True,
     help="On SIGTERM/Ctrl-C, seconds that requests in flight get to finish.",
 )
-@click.option(
-    "--lifecycle",
-    "lifecycle_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="CSV of OS end-of-life dates (distro,release,eol,source) over the packaged table.",
+@lifecycle_option(
+    "CSV of OS end-of-life dates (distro,release,eol,source) over the packaged table."
 )
 @click.option(
     "--metrics-file",

@@ -50,4 +50,16 @@ concurrency_option = click.option(
 )
 
 
+def lifecycle_option(help_text: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--lifecycle FILE``: a CSV of OS end-of-life dates (crawl and audit read it)."""
+    return click.option(
+        "--lifecycle",
+        "lifecycle_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help=help_text,
+    )
+
+
 snapshot_argument = click.argument("snapshot", required=False, metavar="[SNAPSHOT]")

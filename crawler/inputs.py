@@ -269,7 +269,7 @@ class InputReader:
         keys = digests_array(digests)
         first = self._seen.add(keys)
         done = self.done.contains(keys) if self.done is not None else None
-        act_on: dict[int, bool] = {}  # id(ref) -> first time seen and not done yet
+        act_on: set[int] = set()  # id() of the refs seen for the first time and not done yet
         for position, ref in enumerate(refs):
             if not first[position]:
                 stats.duplicates += 1
@@ -278,7 +278,7 @@ class InputReader:
             if done is not None and done[position]:
                 stats.resumed += 1
                 continue
-            act_on[id(ref)] = True
+            act_on.add(id(ref))
         for item in chunk:
             if isinstance(item, InvalidLine):
                 if shard is None or shard.index == 0:

@@ -9,11 +9,12 @@ needs.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
+
+from crawler.snapshot import write_text_atomically
 
 PREFIX: Final = "imagecrawler"
 _LAST_SUCCESS: Final = f"{PREFIX}_last_success_timestamp_seconds"
@@ -121,9 +122,4 @@ def previous_success(path: Path) -> float | None:
 
 def write_metrics(path: Path, text: str) -> None:
     """Replace the metrics file atomically (the collector may read it at any moment)."""
-    scratch = path.with_name(f".{path.name}.tmp")
-    with scratch.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    scratch.replace(path)
+    write_text_atomically(path, text)

@@ -89,7 +89,6 @@ class PoolCounters:
     invalid: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     written_batches: int = 0
-    in_flight: int = 0
 
     @property
     def done(self) -> int:
@@ -164,7 +163,6 @@ async def _fetch(
     refs: MemoryObjectReceiveStream[ImageRef],
     outcomes: MemoryObjectSendStream[Outcome | _FlushNow],
     control: PoolControl,
-    counters: PoolCounters,
 ) -> None:
     async with refs, outcomes:
         while control.taking_items():
@@ -174,12 +172,7 @@ async def _fetch(
                 return
             if not control.taking_items():  # stopped while this fetcher waited for work
                 return
-            counters.in_flight += 1
-            try:
-                outcome = await fetch_one(ref)
-            finally:
-                counters.in_flight -= 1
-            await _send(outcomes, outcome)
+            await _send(outcomes, await fetch_one(ref))
 
 
 async def _tick(outcomes: MemoryObjectSendStream[Outcome | _FlushNow], interval: float) -> None:
@@ -278,7 +271,7 @@ async def run_pool(
             async with ref_receive, anyio.create_task_group() as workers:
                 for _ in range(concurrency):
                     workers.start_soon(
-                        _fetch, fetch_one, ref_receive.clone(), out_send.clone(), control, counters
+                        _fetch, fetch_one, ref_receive.clone(), out_send.clone(), control
                     )
                 workers.start_soon(_produce, items, ref_send, out_send.clone(), control)
             # Every item has its outcome sent: stop the ticker, so that the writer sees the

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from crawler.catalog import list_runs
 from crawler.config import RESUME_AUTO, RESUME_LATEST, CrawlSettings
 from crawler.errors import ConfigError
 from crawler.normalize import SCHEMA_VERSION
-from crawler.runlock import is_locked
-from crawler.snapshot import PARTIAL_SUFFIX, RUN_STATE, read_run_state
+from crawler.snapshot import read_run_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +100,7 @@ def differences(was: Identity, now: Identity) -> list[str]:
     return problems
 
 
-def _partials(output_dir: Path) -> list[Path]:
-    return sorted(
-        output_dir.glob(f"snapshot_date=*/.run_id=*{PARTIAL_SUFFIX}"),
-        key=lambda path: path.name,  # run ids sort by start time
-    )
-
-
-def _resumable(work_dir: Path) -> bool:
-    return (work_dir / RUN_STATE).is_file() and not is_locked(work_dir)
+_RESUMABLE: Final = ("resumable", "committing")
 
 
 def find_run(output_dir: Path, wanted: str, now: Identity, today: date) -> Path | None:
@@ -117,34 +109,29 @@ def find_run(output_dir: Path, wanted: str, now: Identity, today: date) -> Path 
     Raises:
         ConfigError: the run does not exist, is committed, is running, or is another run.
     """
+    runs = list_runs(output_dir)  # oldest first
+    resumable = [run for run in runs if run.status in _RESUMABLE]
     if wanted == RESUME_AUTO:
-        for work_dir in reversed(_partials(output_dir)):
-            if work_dir.parent.name != f"snapshot_date={today.isoformat()}":
-                continue
-            if _resumable(work_dir):
-                state = read_run_state(work_dir)
-                if not differences(Identity.from_state(state), now):
-                    return work_dir
+        for run in reversed(resumable):
+            if run.snapshot_date == today and not differences(
+                Identity.from_state(read_run_state(run.path)), now
+            ):
+                return run.path
         return None
     if wanted == RESUME_LATEST:
-        candidates = [path for path in _partials(output_dir) if _resumable(path)]
-        if not candidates:
+        if not resumable:
             raise ConfigError(f"--resume latest: no interrupted run to resume under {output_dir}")
-        work_dir = candidates[-1]
+        run = resumable[-1]
     else:
-        found = list(output_dir.glob(f"snapshot_date=*/.run_id={wanted}{PARTIAL_SUFFIX}"))
-        if not found:
-            committed = list(output_dir.glob(f"snapshot_date=*/run_id={wanted}"))
-            if committed:
-                raise ConfigError(
-                    f"--resume {wanted}: that run is already committed at {committed[0]}"
-                )
+        named = [run for run in runs if run.run_id == wanted]
+        if not named:
             raise ConfigError(f"--resume {wanted}: no such run under {output_dir}")
-        work_dir = found[0]
-        if is_locked(work_dir):
+        run = next((r for r in named if r.status != "complete"), named[0])
+        if run.status == "complete":
+            raise ConfigError(f"--resume {wanted}: that run is already committed at {run.path}")
+        if run.status == "running":
             raise ConfigError(f"--resume {wanted}: the run is in progress in another process")
-    problems = differences(Identity.from_state(read_run_state(work_dir)), now)
+    problems = differences(Identity.from_state(read_run_state(run.path)), now)
     if problems:
-        run_id = work_dir.name.removeprefix(".run_id=").removesuffix(PARTIAL_SUFFIX)
-        raise ConfigError(f"cannot resume run {run_id}: " + "; ".join(problems))
-    return work_dir
+        raise ConfigError(f"cannot resume run {run.run_id}: " + "; ".join(problems))
+    return run.path

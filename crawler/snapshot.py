@@ -77,16 +77,20 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+def write_text_atomically(path: Path, text: str) -> None:
     """Write, fsync, then rename into place: a crash leaves the old file or the new one."""
     scratch = path.with_name(f".{path.name}.tmp")
     with scratch.open("w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     scratch.replace(path)
     _fsync_path(path.parent)
+
+
+def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    """``write_text_atomically`` of the document as indented JSON."""
+    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
 
 
 def read_run_state(work_dir: Path) -> dict[str, Any]:
@@ -134,7 +138,6 @@ class Replayed:
     done: KeySet = field(default_factory=KeySet)
     ok: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
-    batches: int = 0
 
 
 class SnapshotWriter:
@@ -201,7 +204,6 @@ class SnapshotWriter:
                 strict=True,
             )
             replayed.done.add(digests_array([pair_digest(p, i) for p, i in pairs]))
-            replayed.batches += 1
             if table == "images":
                 replayed.ok += batch.num_rows
             else:

@@ -15,7 +15,7 @@ import click
 
 from crawler.audit import SEVERITIES, AuditResult, audit_snapshot, load_policy
 from crawler.catalog import resolve_snapshot
-from crawler.cliutil import output_option, reports_errors, snapshot_argument
+from crawler.cliutil import lifecycle_option, output_option, reports_errors, snapshot_argument
 
 EXIT_FINDINGS: Final = 5
 NEVER: Final = "never"
@@ -71,14 +71,7 @@ def _summary(result: AuditResult, severities: dict[str, str]) -> list[str]:
     show_default=True,
     help="Exit 5 when a finding has this severity or a higher one.",
 )
-@click.option(
-    "--lifecycle",
-    "lifecycle_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help="CSV of EOL dates (distro,release,eol,source,note) that win over the snapshot's.",
-)
+@lifecycle_option("CSV of EOL dates (distro,release,eol,source,note) that win over the snapshot's.")
 @reports_errors
 def audit(
     snapshot: str | None,
