@@ -20,6 +20,7 @@ from crawler.catalog import DATE_PREFIX, RunInfo, latest_complete, list_runs, pr
 from crawler.cliutil import concurrency_option, output_option, reports_errors
 from crawler.commands.audit import audit
 from crawler.commands.diff import diff
+from crawler.commands.publish import output_target_options
 from crawler.commands.report import report
 from crawler.config import CrawlSettings, parse_formats, parse_shard
 from crawler.configfile import CONFIG_ENVVAR, ENV_PREFIX, ConfigGroup, apply_env, load_config
@@ -29,6 +30,7 @@ from crawler.errors import CrawlerError
 from crawler.inputs import Shard
 from crawler.merge import merge_shards
 from crawler.metrics import previous_success, render_metrics, write_metrics
+from crawler.objectstore import Destination
 from crawler.progress import wanted as progress_wanted
 from crawler.runner import run_with_signals, serve_until_signal, summary
 from crawler.simulator import (
@@ -103,7 +105,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     metavar="URL",
     help="Compute endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com (/v2.1 suffix is ok).",
 )
-@output_option
+@output_target_options
 @concurrency_option
 @click.option(
     "--format",
@@ -208,7 +210,9 @@ def crawl(
     input_path: str,
     input_format: str,
     endpoint: str,
-    output_dir: Path,
+    output_dir: str,
+    staging: Path | None,
+    keep_staging: bool,
     concurrency: int,
     formats: tuple[str, ...],
     connect_timeout: float,
@@ -233,10 +237,11 @@ def crawl(
     OS_AUTH_TOKEN (a static token).
     """
     auth = auth_from_env(os.environ)
+    destination = Destination.parse(output_dir, staging, keep_staging, os.environ)
     settings = CrawlSettings(
         endpoint=endpoint,
         input_path=input_path,
-        output_dir=output_dir,
+        output_dir=destination.local_root,
         input_format=input_format,  # type: ignore[arg-type]  # click.Choice guarantees it
         concurrency=concurrency,
         formats=formats,
@@ -270,6 +275,14 @@ def crawl(
             click.echo(line, err=code != 0)
     if code == 0 and report.failure_ratio > max_failure_ratio:
         code = EXIT_FAILURES
+    if destination.remote is not None and report.status == "complete":
+        try:
+            uploaded = destination.upload(report.directory)
+        except CrawlerError as exc:  # the notes name the kept local snapshot and the retry
+            _record_metrics(metrics_file, report.manifest, "failed", exc.exit_code)
+            raise
+        if not quiet:
+            click.echo(f"uploaded: {uploaded}", err=code != 0)
     _record_metrics(metrics_file, report.manifest, report.status, code)
     sys.exit(code)
 
