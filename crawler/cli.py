@@ -17,9 +17,16 @@ import click
 from crawler import __version__
 from crawler.auth import auth_from_env
 from crawler.catalog import DATE_PREFIX, RunInfo, latest_complete, list_runs, prune
-from crawler.cliutil import concurrency_option, lifecycle_option, output_option, reports_errors
+from crawler.cliutil import (
+    concurrency_option,
+    lifecycle_option,
+    output_option,
+    reports_errors,
+    routing_options,
+)
 from crawler.commands.audit import audit
 from crawler.commands.diff import diff
+from crawler.commands.publish import output_target_options, publish
 from crawler.commands.report import report
 from crawler.config import CrawlSettings, parse_formats, parse_shard
 from crawler.configfile import CONFIG_ENVVAR, ENV_PREFIX, ConfigGroup, apply_env, load_config
@@ -29,6 +36,7 @@ from crawler.errors import CrawlerError
 from crawler.inputs import Shard
 from crawler.merge import merge_shards
 from crawler.metrics import previous_success, render_metrics, write_metrics
+from crawler.objectstore import Destination
 from crawler.progress import wanted as progress_wanted
 from crawler.runner import run_with_signals, serve_until_signal, summary
 from crawler.simulator import (
@@ -97,13 +105,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     show_default=True,
     help="Input format; auto uses the file suffix, then the first character.",
 )
-@click.option(
-    "--endpoint",
-    required=True,
-    metavar="URL",
-    help="Compute endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com (/v2.1 suffix is ok).",
-)
-@output_option
+@routing_options
+@output_target_options
 @concurrency_option
 @click.option(
     "--format",
@@ -202,8 +205,13 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 def crawl(
     input_path: str,
     input_format: str,
-    endpoint: str,
-    output_dir: Path,
+    endpoint: tuple[str, ...],
+    image_endpoint: tuple[str, ...],
+    api: str,
+    region: str | None,
+    output_dir: str,
+    staging: Path | None,
+    keep_staging: bool,
     concurrency: int,
     formats: tuple[str, ...],
     connect_timeout: float,
@@ -228,10 +236,14 @@ def crawl(
     OS_AUTH_TOKEN (a static token).
     """
     auth = auth_from_env(os.environ)
+    destination = Destination.parse(output_dir, staging, keep_staging, os.environ)
     settings = CrawlSettings(
         endpoint=endpoint,
+        image_endpoint=image_endpoint,
+        api=api,  # type: ignore[arg-type]  # click.Choice guarantees it
+        region=region,
         input_path=input_path,
-        output_dir=output_dir,
+        output_dir=destination.local_root,
         input_format=input_format,  # type: ignore[arg-type]  # click.Choice guarantees it
         concurrency=concurrency,
         formats=formats,
@@ -265,6 +277,14 @@ def crawl(
             click.echo(line, err=code != 0)
     if code == 0 and report.failure_ratio > max_failure_ratio:
         code = EXIT_FAILURES
+    if destination.remote is not None and report.status == "complete":
+        try:
+            uploaded = destination.upload(report.directory)
+        except CrawlerError as exc:  # the notes name the kept local snapshot and the retry
+            _record_metrics(metrics_file, report.manifest, "failed", exc.exit_code)
+            raise
+        if not quiet:
+            click.echo(f"uploaded: {uploaded}", err=code != 0)
     _record_metrics(metrics_file, report.manifest, report.status, code)
     sys.exit(code)
 
@@ -531,3 +551,4 @@ def prune_command(keep_days: int, output_dir: Path, dry_run: bool) -> None:
 main.add_command(audit)
 main.add_command(diff)
 main.add_command(report)
+main.add_command(publish)

@@ -20,6 +20,7 @@ from yarl import URL
 
 from crawler import __version__
 from crawler.config import CrawlSettings
+from crawler.endpoints import Api
 from crawler.inputs import ImageRef
 from crawler.normalize import jsoncodec
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched, kind_for_status
@@ -57,7 +58,8 @@ class ErrorDetails:
 
 def error_details(body: bytes, status: int) -> ErrorDetails:
     """Read an error body: Nova faults ``{"overLimit": {"message", "retryAfter"}}``, Keystone's
-    ``{"error": {"message"}}``, Huawei API gateway ``{"error_msg", "error_code", "request_id"}``.
+    ``{"error": {"message"}}``, Huawei API gateway ``{"error_msg", "error_code", "request_id"}``,
+    webob's ``{"message": "<text><br /><br />...", "code", "title"}`` (Glance).
     """
     try:
         decoded = json.loads(body)
@@ -74,6 +76,9 @@ def error_details(body: bytes, status: int) -> ErrorDetails:
             return ErrorDetails(
                 text[:_MESSAGE_LIMIT], request_id if isinstance(request_id, str) else None
             )
+        if isinstance(decoded.get("message"), str):  # webob (Glance): {message, code, title}
+            text = decoded["message"].split("<br />", 1)[0].strip()
+            return ErrorDetails(text[:_MESSAGE_LIMIT] or f"HTTP {status}")
         for fault in decoded.values():
             if isinstance(fault, Mapping) and isinstance(fault.get("message"), str):
                 retry = fault.get("retryAfter")
@@ -110,11 +115,11 @@ def kind_for_response(status: int, message: str) -> ErrorKind:
     return kind_for_status(status)
 
 
-class NovaImageClient:
-    """Sends ``GET {endpoint}/v2.1/{project_id}/images/{image_id}`` for one run."""
+class ImageClient:
+    """Sends ``GET {compute}/v2.1/{project_id}/images/{image_id}`` (the Nova proxy) or
+    ``GET {image}/v2/images/{image_id}`` (Glance v2) for one run; roots come from routing."""
 
     def __init__(self, settings: CrawlSettings) -> None:
-        self._base = settings.endpoint + "/v2.1/"
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=settings.connect_timeout, sock_read=settings.read_timeout
         )
@@ -156,16 +161,24 @@ class NovaImageClient:
         if self._session is not None:
             await self._session.close()
 
-    def url_for(self, ref: ImageRef) -> URL:
+    @staticmethod
+    def url_for(ref: ImageRef, api: Api, root: str) -> URL:
+        """The image's URL on ``root`` through ``api``."""
         # IDs were validated as hex and UUIDs, so the URL needs no re-encoding (a hot path).
-        return URL(f"{self._base}{ref.project_id}/images/{ref.image_id}", encoded=True)
+        if api == "glance":
+            return URL(f"{root}/v2/images/{ref.image_id}", encoded=True)
+        return URL(f"{root}/v2.1/{ref.project_id}/images/{ref.image_id}", encoded=True)
 
     def _count(self, key: str) -> None:
         self.requests += 1
         self.by_status[key] = self.by_status.get(key, 0) + 1
 
     async def fetch(
-        self, ref: ImageRef, url: URL, headers: Mapping[str, str] | None = None
+        self,
+        ref: ImageRef,
+        url: URL,
+        headers: Mapping[str, str] | None = None,
+        api: Api = "nova",
     ) -> Fetched | ErrorRecord:
         """One attempt; every failure comes back as an ``ErrorRecord`` (attempts=1)."""
         try:
@@ -193,7 +206,7 @@ class NovaImageClient:
         except ValueError as exc:  # includes UnicodeDecodeError and orjson's error
             message = f"body is not JSON: {exc}"[:_MESSAGE_LIMIT]
             return _error(ref, ErrorKind.INVALID_RESPONSE, status, message, request_id)
-        return Fetched(decoded, request_id, attempts=1, at=datetime.now(UTC))
+        return Fetched(decoded, request_id, attempts=1, at=datetime.now(UTC), api=api)
 
 
 def _error(

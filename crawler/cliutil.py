@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from crawler.endpoints import API_CHOICES
 from crawler.errors import CrawlerError
 
 P = ParamSpec("P")
@@ -63,3 +64,39 @@ def lifecycle_option(help_text: str) -> Callable[[Callable[P, R]], Callable[P, R
 
 
 snapshot_argument = click.argument("snapshot", required=False, metavar="[SNAPSHOT]")
+
+
+def routing_options(command: Callable[P, R]) -> Callable[P, R]:
+    """``--endpoint``, ``--image-endpoint``, ``--api`` and ``--region`` (crawl, discover)."""
+    options = (
+        click.option(
+            "--endpoint",
+            multiple=True,
+            metavar="URL|REGION=URL",
+            help="Compute (Nova) endpoint root, e.g. https://ecs.eu-de.otc.t-systems.com; may"
+            " hold {region}; repeat as REGION=URL per region. Default: the Keystone catalog.",
+        ),
+        click.option(
+            "--image-endpoint",
+            multiple=True,
+            metavar="URL|REGION=URL",
+            help="Image (Glance v2) endpoint root, e.g. https://ims.{region}.myhuaweicloud.com;"
+            " same forms as --endpoint. Default: the Keystone catalog.",
+        ),
+        click.option(
+            "--api",
+            type=click.Choice(API_CHOICES),
+            default="auto",
+            show_default=True,
+            help="nova: the proxy; glance: Glance v2; auto: probe the proxy once per endpoint"
+            " and use Glance where it is gone.",
+        ),
+        click.option(
+            "--region",
+            metavar="NAME",
+            help="Region of input lines that name none (default: OS_REGION_NAME with Keystone).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command

@@ -6,12 +6,11 @@ Credentials are not settings: the CLI reads them from the environment once, thro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from yarl import URL
-
+from crawler.endpoints import API_CHOICES, ApiChoice, ServiceEndpoints, normalize_root
 from crawler.errors import ConfigError
 from crawler.inputs import InputFormat, Shard
 
@@ -24,19 +23,13 @@ def normalize_endpoint(value: str) -> str:
     Raises:
         ConfigError: the value is not an absolute http(s) URL.
     """
-    url = URL(value.strip())
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(
-            f"--endpoint {value!r}: expected an http(s) URL such as https://ecs.eu-de.otc.t-systems.com"
-        )
-    if url.query_string or url.fragment:
-        raise ConfigError(f"--endpoint {value!r}: must not carry a query or fragment")
-    path = url.path.rstrip("/")
-    for suffix in ("/v2.1", "/v2"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-            break
-    return str(url.with_path(path or "/")).rstrip("/")
+    return normalize_root(value, "--endpoint")
+
+
+def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    return tuple(v for v in value if v.strip())
 
 
 def parse_formats(value: str) -> tuple[str, ...]:
@@ -70,7 +63,8 @@ RESUME_AUTO: Final = "auto"
 class CrawlSettings:
     """Everything one crawl needs except credentials (those stay in the auth provider)."""
 
-    endpoint: str
+    # Compute (Nova proxy) roots: one URL or template, and/or REGION=URL values ("": none).
+    endpoint: str | tuple[str, ...]
     input_path: str
     output_dir: Path = Path("output")
     input_format: InputFormat = "auto"
@@ -93,9 +87,21 @@ class CrawlSettings:
     flush_interval_s: float = 2.0
     batch_bytes: int = 8 << 20
     lifecycle_path: Path | None = None  # a CSV of EOL dates over the packaged table
+    image_endpoint: str | tuple[str, ...] = ()  # Glance v2 roots, same forms as ``endpoint``
+    api: ApiChoice = "auto"
+    region: str | None = None  # for input lines without one
+    compute: ServiceEndpoints = field(init=False)
+    image: ServiceEndpoints = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "endpoint", normalize_endpoint(self.endpoint))
+        compute = ServiceEndpoints.parse(_values(self.endpoint), "--endpoint")
+        image = ServiceEndpoints.parse(_values(self.image_endpoint), "--image-endpoint")
+        object.__setattr__(self, "compute", compute)
+        object.__setattr__(self, "image", image)
+        object.__setattr__(self, "endpoint", compute.text())
+        object.__setattr__(self, "image_endpoint", image.text())
+        if self.api not in API_CHOICES:
+            raise ConfigError(f"--api {self.api!r}: choose one of {', '.join(API_CHOICES)}")
         if not 1 <= self.concurrency <= 4096:
             raise ConfigError(f"--concurrency {self.concurrency}: expected 1..4096")
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
@@ -117,7 +123,9 @@ class CrawlSettings:
         """The effective settings for the manifest (this class holds no secrets)."""
         return {
             "endpoint": self.endpoint,
-            "api": "nova-proxy",
+            "image_endpoint": self.image_endpoint,
+            "api": self.api,
+            "region": self.region,
             "nova_api_version": "2.1",
             "input_format": self.input_format,
             "output_dir": str(self.output_dir),

@@ -27,7 +27,7 @@ import anyio
 
 from crawler import __version__
 from crawler.auth.base import AuthProvider, NoAuth
-from crawler.client import NovaImageClient
+from crawler.client import ImageClient
 from crawler.config import CrawlSettings
 from crawler.errors import (
     CrawlerError,
@@ -39,7 +39,7 @@ from crawler.errors import (
 from crawler.inputs import STDIN, ImageRef, InputReader, InputStats, InvalidLine
 from crawler.lifecycle_data import load_lifecycle
 from crawler.loopwatch import LoopWatch
-from crawler.normalize import SCHEMA_VERSION, flatten_nova_image
+from crawler.normalize import SCHEMA_VERSION, flatten_glance_image, flatten_nova_image
 from crawler.normalize.lifecycle import Lifecycle
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
 from crawler.pool import (
@@ -54,6 +54,7 @@ from crawler.pool import (
 from crawler.ratelimit import RateLimits
 from crawler.resume import Identity, find_run, identity_of
 from crawler.retry import Fetcher, RetryPolicy
+from crawler.routing import Router
 from crawler.snapshot import (
     MANIFEST,
     SnapshotWriter,
@@ -110,7 +111,8 @@ class EolColumns:
 def row_from(ref: ImageRef, fetched: Fetched, eol: EolColumns) -> Outcome:
     """Flatten a fetched body, or explain why it is not the image that was asked for."""
     try:
-        row = flatten_nova_image(
+        flatten = flatten_glance_image if fetched.api == "glance" else flatten_nova_image
+        row = flatten(
             fetched.body, project_id=ref.project_id, region=ref.region, fetched_at=fetched.at
         )
     except InvalidRecordError as exc:
@@ -197,7 +199,7 @@ class Crawl:
         self.eol = EolColumns(load_lifecycle(settings.lifecycle_path))
         self._scope: anyio.CancelScope | None = None
         self._stopping = False
-        self._client = NovaImageClient(settings)
+        self._client = ImageClient(settings)
         self.limits = RateLimits(settings.rate, settings.rate_per_project)
         self.fetcher = Fetcher(
             self._client,
@@ -208,6 +210,13 @@ class Crawl:
                 max_item_seconds=settings.max_item_seconds,
                 backoff_base_s=settings.backoff_base_s,
                 backoff_max_s=settings.backoff_max_s,
+            ),
+            Router(
+                settings.compute,
+                settings.image,
+                settings.api,
+                self.auth,
+                default_region=settings.region,
             ),
         )
 
@@ -432,6 +441,7 @@ class Crawl:
                 "per_second": round(self._client.requests / duration, 1) if duration else 0.0,
                 **self.fetcher.stats.as_dict(),
             },
+            "routing": self.fetcher.router.stats.as_dict(),
             "rate_limit": self.limits.stats.as_dict(),
             "event_loop": self.loop_watch.as_dict(),
         }

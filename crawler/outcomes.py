@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.endpoints import Api
 
 
 class ErrorKind(StrEnum):
@@ -26,6 +30,7 @@ class ErrorKind(StrEnum):
     CONNECTION = "connection"  # refused, reset, DNS, TLS, truncated body
     INVALID_RESPONSE = "invalid_response"  # 200 whose body is not an image record
     INVALID_INPUT = "invalid_input"  # rejected before any request was built
+    NO_ENDPOINT = "no_endpoint"  # no endpoint is configured or catalogued for its region
 
 
 def kind_for_status(status: int) -> ErrorKind:
@@ -80,6 +85,7 @@ class Fetched:
     request_id: str | None
     attempts: int
     at: datetime
+    api: Api = "nova"  # which API answered, so the right flattener reads the body
 
 
 # What is worth another attempt: transient by nature. 400/401/403/404 are answers, not

@@ -68,7 +68,7 @@ def identity_of(
         input_bytes,
         input_path,
         settings.input_format,
-        settings.endpoint,
+        settings.compute.text(),
         None if settings.shard is None else str(settings.shard),
         SCHEMA_VERSION,
     )

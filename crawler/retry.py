@@ -11,8 +11,10 @@ twice).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from typing import Final
 
 import anyio
@@ -24,19 +26,24 @@ from tenacity import (
     stop_before_delay,
     wait_random_exponential,
 )
+from yarl import URL
 
 from crawler.auth.base import AuthProvider
-from crawler.client import NovaImageClient
+from crawler.client import ImageClient
+from crawler.endpoints import Api
 from crawler.errors import ConfigError
 from crawler.inputs import ImageRef
 from crawler.outcomes import RETRYABLE, ErrorKind, ErrorRecord, Fetched
 from crawler.ratelimit import RateLimits
+from crawler.routing import Router
 
 Outcome = Fetched | ErrorRecord
+UrlOf = Callable[[ImageRef, Api, str], URL]
 
 # Before any image answered 200, this many "the API is not here" 404s stop the run: the
 # endpoint or its version is wrong, and every further request would be wasted.
 API_UNAVAILABLE_LIMIT: Final = 20
+PROJECT_HEADER: Final = "X-Project-Id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +85,15 @@ class RetryStats:
 
 @dataclass(slots=True)
 class _Item:
-    """One item's retry state: attempts made, the credentials last sent, one re-auth."""
+    """One item's retry state: attempts made, the credentials last sent, one re-auth.
+
+    ``target`` pins the request to one URL (a list page); without it the item is routed and
+    ``url_of`` builds the URL for the API and root chosen (by default the image's own URL).
+    """
 
     ref: ImageRef
+    target: tuple[Api, URL] | None = None
+    url_of: UrlOf | None = None
     attempts: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     may_reauthenticate: bool = True
@@ -106,12 +119,14 @@ class Fetcher:
 
     def __init__(
         self,
-        client: NovaImageClient,
+        client: ImageClient,
         auth: AuthProvider,
         limits: RateLimits,
         policy: RetryPolicy,
+        router: Router,
     ) -> None:
         self._client = client
+        self.router = router
         self._auth = auth
         self._limits = limits
         self._policy = policy
@@ -122,9 +137,18 @@ class Fetcher:
         self._ok_seen = False
         self._api_unavailable = 0
 
-    async def fetch(self, ref: ImageRef) -> Outcome:
-        """Every attempt this item gets; returns the success or the last failure."""
-        item = _Item(ref)
+    async def fetch(self, ref: ImageRef, url_of: UrlOf | None = None) -> Outcome:
+        """Every attempt this image gets; returns the success or the last failure.
+
+        ``url_of(ref, api, root)`` replaces the image URL, e.g. by a project's first list page.
+        """
+        return await self._fetch(_Item(ref, url_of=url_of))
+
+    async def fetch_url(self, ref: ImageRef, api: Api, url: URL) -> Outcome:
+        """Like ``fetch``, for a fixed URL on behalf of ``ref``'s project (a list page)."""
+        return await self._fetch(_Item(ref, (api, url)))
+
+    async def _fetch(self, item: _Item) -> Outcome:
         outcome = await self._attempt(item)
         if _retryable(outcome) and self._policy.max_attempts > 1:
             outcome = await self._retry(item, outcome)
@@ -172,16 +196,43 @@ class Fetcher:
     async def _send(self, item: _Item) -> Outcome:
         ref = item.ref
         await self._limits.acquire(ref.project_id)
-        url = self._client.url_for(ref)
-        item.headers = await self._auth.headers(self._client.session, "GET", url, ref.project_id)
-        item.attempts += 1
-        self.stats.attempts += 1
-        outcome = await self._client.fetch(ref, url, item.headers)
+        if item.target is not None:
+            outcome = await self._request(item, *item.target)
+        else:
+            route = await self.router.route(self._client.session, ref.project_id, ref.region)
+            if isinstance(route, str):
+                return ErrorRecord(
+                    ref.project_id,
+                    ref.region,
+                    ref.image_id,
+                    ErrorKind.NO_ENDPOINT,
+                    None,
+                    item.attempts,
+                    route,
+                    None,
+                    datetime.now(UTC),
+                )
+            outcome = await self.router.send(route, partial(self._request_image, item))
         if isinstance(outcome, ErrorRecord) and outcome.kind is ErrorKind.THROTTLED:
             self._limits.observe(True, outcome.retry_after)
         else:
             self._limits.observe(False)
         return outcome
+
+    async def _request_image(self, item: _Item, api: Api, root: str) -> Outcome:
+        url_of = item.url_of or self._client.url_for
+        return await self._request(item, api, url_of(item.ref, api, root))
+
+    async def _request(self, item: _Item, api: Api, url: URL) -> Outcome:
+        ref = item.ref
+        item.headers = await self._auth.headers(self._client.session, "GET", url, ref.project_id)
+        if api == "glance" and PROJECT_HEADER not in item.headers:
+            # Glance URLs name no project: a token's scope says it, and without one (AK/SK
+            # sets it itself, no-auth clouds) the header keystonemiddleware would have set.
+            item.headers = {**item.headers, PROJECT_HEADER: ref.project_id}
+        item.attempts += 1
+        self.stats.attempts += 1
+        return await self._client.fetch(ref, url, item.headers, api)
 
     def _watch_endpoint(self, outcome: Outcome) -> None:
         if isinstance(outcome, Fetched):
@@ -191,8 +242,9 @@ class Fetcher:
             if self._api_unavailable == API_UNAVAILABLE_LIMIT:  # == : one task raises, once
                 raise ConfigError(
                     f"the endpoint answered 404 {outcome.message!r} for {self._api_unavailable}"
-                    " images and no image at all: the Nova images API is not available there"
-                    " (wrong --endpoint, or a cloud that removed the proxy API)"
+                    " images and no image at all: the images API is not available there"
+                    " (a wrong --endpoint or --image-endpoint; if the cloud removed the Nova"
+                    " proxy, give its Glance endpoint with --image-endpoint and --api auto)"
                 )
 
     def _count_retry(self, state: RetryCallState) -> None:

@@ -180,7 +180,7 @@ def test_interpolation_with_and_without_default(tmp_path: Path) -> None:
         config, main, {"HOST": "ecs.example.com", "EMPTY": "", "SECRET_STORE_PASSWORD": SECRET}
     )
     assert loaded.defaults["crawl"] == {
-        "endpoint": "https://ecs.example.com/v2.1",
+        "endpoint": ["https://ecs.example.com/v2.1"],
         "input_path": "/data/ids.csv",
         "output_dir": "fallback",  # like the shell, an empty variable takes the default
         "resume": "",
@@ -277,7 +277,7 @@ def test_examples_load_against_the_real_commands(name: str) -> None:
     assert set(loaded.defaults) >= {"crawl", "audit"}
     assert loaded.env
     params = crawl_params([], CONFIGS / name, dummies)  # required --input/--endpoint: from file
-    assert params["endpoint"].startswith("https://")
+    assert params["endpoint"][0].startswith("https://")
     assert params["rate"] is not None
 
 

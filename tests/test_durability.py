@@ -235,7 +235,11 @@ def test_library_stop_then_resume_fetches_only_the_rest(
 
 
 def _fields(settings: CrawlSettings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in CrawlSettings.__dataclass_fields__}
+    return {
+        name: getattr(settings, name)
+        for name, field in CrawlSettings.__dataclass_fields__.items()
+        if field.init
+    }
 
 
 def interrupted_run(simulator: RunningSimulator, ids: Path, out: Path) -> str:

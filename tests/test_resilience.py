@@ -132,7 +132,7 @@ async def test_a_retired_proxy_is_a_configuration_error_not_deletions(tmp_path: 
     config = SimulatorConfig(inventory=InventorySpec(images=200, projects=2), proxy_removed=True)
     with RunningSimulator(config) as sim:
         ids = id_list(sim, tmp_path / "ids.csv")
-        with pytest.raises(ConfigError, match="Nova images API is not available there") as info:
+        with pytest.raises(ConfigError, match="images API is not available there") as info:
             await crawl(sim, ids, tmp_path / "out", concurrency=4)
         served = sim.stats()
     assert "The resource could not be found." in str(info.value)

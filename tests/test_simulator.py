@@ -283,7 +283,7 @@ def test_stats_count_responses(inv: Inventory) -> None:
             fetch(url_of(fresh, i))
         fetch(url_of(fresh, i, project=other_project(inv, i)))
         fetch(f"{fresh.base_url}/v2.1/{inv.projects[0]}/images/{uuid.uuid4()}")
-        expected = {"total": 5, "200": 3, "404": 2}
+        expected = {"total": 5, "200": 3, "404": 2, "api:nova": 5}
         assert fresh.stats() == expected
         assert fetch(f"{fresh.base_url}/_sim/stats")[::2] == (200, expected)
         assert fresh.stats() == expected  # the stats route is not counted

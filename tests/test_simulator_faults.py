@@ -325,7 +325,7 @@ async def test_reset_is_a_connection_error() -> None:
                 await get(url_of(sim, i))
             assert not isinstance(info.value, aiohttp.ClientResponseError)
         stats = sim.stats()
-    assert stats == {"total": 8, "reset": 8, "fault:reset": 8}
+    assert stats == {"total": 8, "reset": 8, "fault:reset": 8, "api:nova": 8}
 
 
 async def test_hang_times_the_client_out() -> None:
@@ -338,7 +338,7 @@ async def test_hang_times_the_client_out() -> None:
             if sim.stats().get("timeout"):
                 break
             await asyncio.sleep(0.05)
-        assert sim.stats() == {"total": 1, "timeout": 1, "fault:timeout": 1}
+        assert sim.stats() == {"total": 1, "timeout": 1, "fault:timeout": 1, "api:nova": 1}
 
 
 async def test_short_hang_then_normal_answer() -> None:

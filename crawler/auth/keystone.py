@@ -116,6 +116,16 @@ class KeystonePasswordAuth:
         return f"KeystonePasswordAuth({self._credentials!r})"
 
     @property
+    def region_name(self) -> str | None:
+        """The region the credentials name (``OS_REGION_NAME``, clouds.yaml ``region_name``)."""
+        return self._credentials.region_name
+
+    @property
+    def interface(self) -> str:
+        """Which catalog interface to use: public, internal or admin."""
+        return self._credentials.interface
+
+    @property
     def verify_tls(self) -> bool:
         """Whether TLS certificates are checked, for Keystone and for the compute API alike."""
         return self._credentials.verify
@@ -190,6 +200,17 @@ class KeystonePasswordAuth:
         if project is not None and token is not None and token.value == used.get(TOKEN_HEADER):
             project.token, project.revoked = None, True
         return True
+
+    async def service_catalog(
+        self, session: aiohttp.ClientSession, project_id: str
+    ) -> list[dict[str, object]] | None:
+        """The project's service catalog, logging in first when no token was issued yet.
+
+        Raises:
+            AuthError: the token request failed.
+        """
+        await self._token(session, project_id)
+        return self.catalog(project_id)
 
     def catalog(self, project_id: str) -> list[dict[str, object]] | None:
         """The service catalog that came with the project's latest token, if any."""

@@ -33,6 +33,19 @@ METADATA_COLUMNS: Final = {
     "image_type": "__imagetype",
 }
 
+#: Columns only Glance fills (``crawler.normalize.glance``); null in Nova rows.
+GLANCE_ONLY_COLUMNS: Final = (
+    "visibility",
+    "owner",
+    "disk_format",
+    "container_format",
+    "checksum",
+    "virtual_size_bytes",
+    "protected",
+    "tags_json",
+)
+_GLANCE_ONLY_NULLS: Final = dict.fromkeys(GLANCE_ONLY_COLUMNS)
+
 # Top-level fields that map to columns (or, for links, are rebuilt from the endpoint and
 # carry nothing of the image): anything else goes to extra_json.
 _KNOWN_FIELDS: Final = frozenset(
@@ -180,6 +193,7 @@ def flatten_nova_image(
     row["os_is_eol"] = None
     row["disk_config"] = _text(get(_DISK_CONFIG), _DISK_CONFIG, extras)
     row["server_id"] = _server_id(get("server"), extras)
+    row.update(_GLANCE_ONLY_NULLS)
     row["metadata_json"] = dumps_sorted(metadata)
     if not _KNOWN_FIELDS.issuperset(image):  # one C-level pass in the usual case
         extras.update((key, value) for key, value in image.items() if key not in _KNOWN_FIELDS)

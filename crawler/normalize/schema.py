@@ -11,7 +11,7 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 _TS: Final = pa.timestamp("us", tz="UTC")
 
@@ -45,9 +45,18 @@ IMAGE_COLUMNS: Final[tuple[tuple[str, pa.DataType, bool, str], ...]] = (
     ("os_is_eol", pa.bool_(), True, "`os_eol_date` is before the snapshot date (null: unknown)"),
     ("disk_config", pa.string(), True, "`OS-DCF:diskConfig` (AUTO, MANUAL)"),
     ("server_id", pa.string(), True, "`server.id`: the instance a snapshot image was taken from"),
+    # Glance-only: null in rows from the Nova proxy, which does not show these fields.
+    ("visibility", pa.string(), True, "Glance `visibility` (public, private, shared, community)"),
+    ("owner", pa.string(), True, "Glance `owner`: the project that owns the image"),
+    ("disk_format", pa.string(), True, "Glance `disk_format` (qcow2, raw, zvhd2, iso, ...)"),
+    ("container_format", pa.string(), True, "Glance `container_format` (bare, ovf, ...)"),
+    ("checksum", pa.string(), True, "Glance `checksum` (MD5 of the image data)"),
+    ("virtual_size_bytes", pa.int64(), True, "Glance `virtual_size`"),
+    ("protected", pa.bool_(), True, "Glance `protected`"),
+    ("tags_json", pa.string(), True, "Glance `tags`, a JSON array, sorted"),
     ("metadata_json", pa.string(), False, "all metadata, lossless JSON, keys sorted"),
     ("extra_json", pa.string(), True, "top-level fields with no column, or whose type was off"),
-    ("source_api", pa.string(), False, "which API answered: `nova-proxy`"),
+    ("source_api", pa.string(), False, "which API answered: `nova-proxy` or `glance`"),
     ("fetched_at", _TS, False, "when the response arrived"),
 )
 
