@@ -26,13 +26,17 @@ from crawler.cliutil import (
 )
 from crawler.commands.audit import audit
 from crawler.commands.diff import diff
+from crawler.commands.discover import discover as discover_command
+from crawler.commands.discover import filters_from, list_filter_options
 from crawler.commands.publish import output_target_options, publish
 from crawler.commands.report import report
 from crawler.config import CrawlSettings, parse_formats, parse_shard
 from crawler.configfile import CONFIG_ENVVAR, ENV_PREFIX, ConfigGroup, apply_env, load_config
 from crawler.crawl import Crawl
 from crawler.demo import run_demo
-from crawler.errors import CrawlerError
+from crawler.discover import ListFilters
+from crawler.discover.snapshot import DiscoverySettings
+from crawler.errors import ConfigError, CrawlerError
 from crawler.inputs import Shard
 from crawler.merge import merge_shards
 from crawler.metrics import previous_success, render_metrics, write_metrics
@@ -94,10 +98,24 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 @click.option(
     "--input",
     "input_path",
-    required=True,
     metavar="FILE",
-    help="ID list: CSV with header project_id,image_id[,region], or JSON Lines. '-' = stdin.",
+    help="ID list: CSV with header project_id,image_id[,region], or JSON Lines. '-' = stdin."
+    " Required unless --discover.",
 )
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="List the images of the --projects instead of reading an ID list: the snapshot is"
+    " built from list pages, with no request per image.",
+)
+@click.option(
+    "--projects",
+    "projects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="With --discover: the projects to list (as for crawler discover).",
+)
+@list_filter_options
 @click.option(
     "--input-format",
     type=click.Choice(["auto", "csv", "jsonl"]),
@@ -203,7 +221,14 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @reports_errors
 def crawl(
-    input_path: str,
+    input_path: str | None,
+    discover: bool,
+    projects_path: Path | None,
+    status: str | None,
+    changes_since: datetime | None,
+    properties: tuple[tuple[str, str], ...],
+    page_size: int,
+    all_visible: bool,
     input_format: str,
     endpoint: tuple[str, ...],
     image_endpoint: tuple[str, ...],
@@ -235,6 +260,13 @@ def crawl(
     signing), else OS_CLOUD or OS_AUTH_URL/OS_USERNAME/OS_PASSWORD/... (Keystone), else
     OS_AUTH_TOKEN (a static token).
     """
+    source, discovery = _crawl_source(
+        input_path,
+        projects_path,
+        discover,
+        filters_from(api, status, changes_since, properties, all_visible),
+        page_size,
+    )
     auth = auth_from_env(os.environ)
     destination = Destination.parse(output_dir, staging, keep_staging, os.environ)
     settings = CrawlSettings(
@@ -242,7 +274,8 @@ def crawl(
         image_endpoint=image_endpoint,
         api=api,  # type: ignore[arg-type]  # click.Choice guarantees it
         region=region,
-        input_path=input_path,
+        input_path=source,
+        discovery=discovery,
         output_dir=destination.local_root,
         input_format=input_format,  # type: ignore[arg-type]  # click.Choice guarantees it
         concurrency=concurrency,
@@ -287,6 +320,27 @@ def crawl(
             click.echo(f"uploaded: {uploaded}", err=code != 0)
     _record_metrics(metrics_file, report.manifest, report.status, code)
     sys.exit(code)
+
+
+def _crawl_source(
+    input_path: str | None,
+    projects_path: Path | None,
+    discover: bool,
+    filters: ListFilters,
+    page_size: int,
+) -> tuple[str, DiscoverySettings | None]:
+    """The crawl's input: an ID list, or with ``--discover`` a projects file to list.
+
+    Raises:
+        ConfigError: the options name both inputs, or neither.
+    """
+    if discover:
+        if projects_path is None or input_path is not None:
+            raise ConfigError("--discover lists the projects of --projects FILE (not --input)")
+        return str(projects_path), DiscoverySettings(filters, page_size)
+    if input_path is None or projects_path is not None:
+        raise ConfigError("crawl needs --input FILE (or --discover with --projects FILE)")
+    return input_path, None
 
 
 def _record_metrics(
@@ -552,3 +606,4 @@ main.add_command(audit)
 main.add_command(diff)
 main.add_command(report)
 main.add_command(publish)
+main.add_command(discover_command)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from crawler.endpoints import API_CHOICES, ApiChoice, ServiceEndpoints, normalize_root
 from crawler.errors import ConfigError
@@ -55,6 +55,9 @@ def parse_shard(value: str) -> Shard:
     return shard
 
 
+if TYPE_CHECKING:
+    from crawler.discover.snapshot import DiscoverySettings
+
 RESUME_LATEST: Final = "latest"
 RESUME_AUTO: Final = "auto"
 
@@ -90,6 +93,7 @@ class CrawlSettings:
     image_endpoint: str | tuple[str, ...] = ()  # Glance v2 roots, same forms as ``endpoint``
     api: ApiChoice = "auto"
     region: str | None = None  # for input lines without one
+    discovery: DiscoverySettings | None = None  # list projects (input_path) instead of IDs
     compute: ServiceEndpoints = field(init=False)
     image: ServiceEndpoints = field(init=False)
 
@@ -126,6 +130,7 @@ class CrawlSettings:
             "image_endpoint": self.image_endpoint,
             "api": self.api,
             "region": self.region,
+            "discovery": None if self.discovery is None else self.discovery.describe(),
             "nova_api_version": "2.1",
             "input_format": self.input_format,
             "output_dir": str(self.output_dir),

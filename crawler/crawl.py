@@ -29,7 +29,9 @@ from crawler import __version__
 from crawler.auth.base import AuthProvider, NoAuth
 from crawler.client import ImageClient
 from crawler.config import CrawlSettings
+from crawler.discover.snapshot import Discovery, ProjectItems
 from crawler.errors import (
+    ConfigError,
     CrawlerError,
     InputError,
     InvalidRecordError,
@@ -49,6 +51,7 @@ from crawler.pool import (
     PoolControl,
     PoolCounters,
     Row,
+    one_each,
     run_pool,
 )
 from crawler.ratelimit import RateLimits
@@ -192,7 +195,6 @@ class Crawl:
         self.started_at_session = self.started_at
         self.run_id: str | None = None  # known once ``run()`` has chosen or created the run
         self.counters = PoolCounters()
-        self.reader = InputReader(settings.input_path, settings.input_format, shard=settings.shard)
         self.control = PoolControl()
         self.loop_watch = LoopWatch()
         self.replayed_items = 0
@@ -219,6 +221,22 @@ class Crawl:
                 default_region=settings.region,
             ),
         )
+        self.reader: InputReader | ProjectItems
+        self.discovery: Discovery | None = None
+        if settings.discovery is None:
+            self.reader = InputReader(
+                settings.input_path, settings.input_format, shard=settings.shard
+            )
+            self._work = one_each(self._fetch_row)
+        else:
+            if settings.resume is not None or settings.shard is not None:
+                raise ConfigError(
+                    "--discover lists whole projects: it cannot be combined with --resume or"
+                    " --shard (split the projects file instead)"
+                )
+            self.reader = ProjectItems(settings.input_path)
+            self.discovery = Discovery(self.fetcher, settings.discovery, self.reader, self.eol.fill)
+            self._work = self.discovery.stream
 
     @property
     def requests(self) -> int:
@@ -339,7 +357,7 @@ class Crawl:
                 with self._scope:
                     await run_pool(
                         self._items,
-                        self._fetch_row,
+                        self._work,
                         writer.write,
                         concurrency=settings.concurrency,
                         limits=BatchLimits(
@@ -442,6 +460,11 @@ class Crawl:
                 **self.fetcher.stats.as_dict(),
             },
             "routing": self.fetcher.router.stats.as_dict(),
+            **(
+                {}
+                if self.discovery is None
+                else {"discovery": self.discovery.stats.as_dict(self._client.requests)}
+            ),
             "rate_limit": self.limits.stats.as_dict(),
             "event_loop": self.loop_watch.as_dict(),
         }

@@ -1,6 +1,6 @@
 """The worker pool: one producer, N fetchers and one writer, joined by bounded streams.
 
-    producer ──refs──▶ fetcher x N ──outcomes──▶ writer ──batches──▶ (worker thread) journal, sinks
+    producer ──refs──▶ worker x N ──outcomes──▶ writer ──batches──▶ (worker thread) journal, sinks
         └──────────── invalid lines ────────────────▲
     ticker ─────────── "flush now" every few seconds ───┘
 
@@ -31,6 +31,10 @@ from crawler.outcomes import ErrorKind, ErrorRecord
 Row = dict[str, object]
 Outcome = Row | ErrorRecord
 FetchOne = Callable[[ImageRef], Awaitable[Outcome]]
+Emit = Callable[[Outcome], Awaitable[None]]
+# Turns one item into any number of outcomes, handing each to ``emit`` as soon as it is ready
+# (discovery: one project, many pages of images).
+StreamOne = Callable[[ImageRef, Emit], Awaitable[None]]
 WriteBatch = Callable[[list[Row], list[Row], list[Row]], None]
 RowSize = Callable[[Row], int]
 
@@ -158,21 +162,33 @@ async def _produce_all(
                 await _send(refs, item)
 
 
-async def _fetch(
-    fetch_one: FetchOne,
+def one_each(fetch_one: FetchOne) -> StreamOne:
+    """The usual case as a stream: each item has exactly one outcome."""
+
+    async def stream_one(ref: ImageRef, emit: Emit) -> None:
+        await emit(await fetch_one(ref))
+
+    return stream_one
+
+
+async def _work(
+    stream_one: StreamOne,
     refs: MemoryObjectReceiveStream[ImageRef],
     outcomes: MemoryObjectSendStream[Outcome | _FlushNow],
     control: PoolControl,
 ) -> None:
+    async def emit(outcome: Outcome) -> None:
+        await _send(outcomes, outcome)
+
     async with refs, outcomes:
         while control.taking_items():
             try:
                 ref = await _receive(refs)
             except anyio.EndOfStream:
                 return
-            if not control.taking_items():  # stopped while this fetcher waited for work
+            if not control.taking_items():  # stopped while this worker waited for work
                 return
-            await _send(outcomes, await fetch_one(ref))
+            await stream_one(ref, emit)
 
 
 async def _tick(outcomes: MemoryObjectSendStream[Outcome | _FlushNow], interval: float) -> None:
@@ -244,7 +260,7 @@ async def _write(
 
 async def run_pool(
     items: Iterator[ImageRef | InvalidLine],
-    fetch_one: FetchOne,
+    stream_one: StreamOne,
     write_batch: WriteBatch,
     *,
     concurrency: int,
@@ -253,7 +269,9 @@ async def run_pool(
     counters: PoolCounters,
     control: PoolControl | None = None,
 ) -> None:
-    """Drive every item to exactly one outcome and hand outcomes to ``write_batch``.
+    """Drive every item through ``stream_one`` and hand its outcomes to ``write_batch``.
+
+    ``one_each(fetch)`` makes the usual one-outcome-per-item worker.
 
     Returns when the input is exhausted (or the intake stopped) and every outcome is
     written; cancelling the caller's scope stops it, with outcomes already received still
@@ -271,7 +289,7 @@ async def run_pool(
             async with ref_receive, anyio.create_task_group() as workers:
                 for _ in range(concurrency):
                     workers.start_soon(
-                        _fetch, fetch_one, ref_receive.clone(), out_send.clone(), control
+                        _work, stream_one, ref_receive.clone(), out_send.clone(), control
                     )
                 workers.start_soon(_produce, items, ref_send, out_send.clone(), control)
             # Every item has its outcome sent: stop the ticker, so that the writer sees the

@@ -12,6 +12,7 @@ import click
 import pytest
 
 from crawler.cli import main
+from crawler.config import CrawlSettings
 from crawler.configfile import CONFIG_ENVVAR, apply_env, load_config
 from crawler.errors import ConfigError
 from crawler.simulator import RunningSimulator
@@ -276,9 +277,32 @@ def test_examples_load_against_the_real_commands(name: str) -> None:
     loaded = load_config(CONFIGS / name, main, dummies)
     assert set(loaded.defaults) >= {"crawl", "audit"}
     assert loaded.env
-    params = crawl_params([], CONFIGS / name, dummies)  # required --input/--endpoint: from file
-    assert params["endpoint"][0].startswith("https://")
+    params = crawl_params([], CONFIGS / name, dummies)  # required --input: from the file
+    settings = CrawlSettings(
+        endpoint=params["endpoint"],
+        image_endpoint=params["image_endpoint"],
+        api=params["api"],
+        region=params["region"],
+        input_path=params["input_path"],
+    )
+    # Each example names usable endpoints, or leaves them to the Keystone catalog (OTC).
+    assert settings.compute.configured or name == "otc.yaml"
+    if settings.compute.configured:
+        assert settings.compute.root_for(settings.region or "eu-de")
     assert params["rate"] is not None
+
+
+def test_huaweicloud_example_routes_each_region() -> None:
+    dummies = {"HUAWEICLOUD_SDK_AK": "dummy-ak", "HUAWEICLOUD_SDK_SK": "dummy-sk"}
+    params = crawl_params([], CONFIGS / "huaweicloud.yaml", dummies)
+    settings = CrawlSettings(
+        endpoint=params["endpoint"], image_endpoint=params["image_endpoint"], input_path="x"
+    )
+    assert settings.image.root_for("cn-north-4") == "https://ims.cn-north-4.myhuaweicloud.com"
+    assert (
+        settings.compute.root_for("ap-southeast-1")
+        == "https://ecs.ap-southeast-1.myhuaweicloud.com"
+    )
 
 
 def test_huaweicloud_example_requires_its_keys() -> None:

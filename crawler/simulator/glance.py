@@ -468,7 +468,7 @@ def parse_nova_query(params: MultiMapping[str]) -> ListQuery:
     """Parse the query of Nova's ``GET /images/detail`` into the Glance list it makes.
 
     ``limit`` is not capped (glanceclient pages through Glance for Nova) and its absence
-    means every image; ``property-*`` filters are not simulated.
+    means every image; ``property-KEY`` filters on ``KEY`` with Nova's ``lstrip`` quirk.
 
     Raises:
         BadQuery: a parameter Nova (or Glance behind it) answers 400 for.
@@ -490,6 +490,11 @@ def parse_nova_query(params: MultiMapping[str]) -> ListQuery:
             checks.append(partial(_equals, prop, params[key]))
     if "server" in params:
         checks.append(partial(_equals, "instance_uuid", params["server"].rsplit("/", 1)[-1]))
+    for key in dict.fromkeys(params):
+        if key.startswith("property-"):
+            # Nova's own lstrip('property-') strips characters, not the prefix (API.md 1.2):
+            # property-os_distro filters on s_distro, as on a real cloud.
+            checks.append(partial(_equals, key.lstrip("property-"), params[key]))  # noqa: B005
     if "status" in params:
         statuses = frozenset({params["status"].lower()})
         if not statuses <= set(STATUSES):
