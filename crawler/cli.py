@@ -22,6 +22,7 @@ from crawler.cliutil import (
     lifecycle_option,
     output_option,
     reports_errors,
+    request_options,
     routing_options,
 )
 from crawler.commands.audit import audit
@@ -148,24 +149,12 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     show_default=True,
     help="Seconds of silence allowed while reading a response.",
 )
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Requests per second at most (the adaptive limiter's ceiling). Default: no limit.",
-)
+@request_options
 @click.option(
     "--rate-per-project",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Requests per second at most for each project.",
-)
-@click.option(
-    "--max-attempts",
-    type=click.IntRange(1, 100),
-    default=6,
-    show_default=True,
-    help="Attempts per item for retryable failures (429, 413, 5xx, timeouts, resets).",
 )
 @click.option(
     "--max-item-seconds",
@@ -180,11 +169,6 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     default=0.0,
     show_default=True,
     help="Exit 4 if more than this share of inputs failed or was invalid (snapshot still written).",
-)
-@click.option(
-    "--insecure",
-    is_flag=True,
-    help="Do not check TLS certificates (also implied by clouds.yaml 'verify: false').",
 )
 @click.option(
     "--resume",

@@ -100,3 +100,30 @@ def routing_options(command: Callable[P, R]) -> Callable[P, R]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def request_options(command: Callable[P, R]) -> Callable[P, R]:
+    """``--rate``, ``--max-attempts`` and ``--insecure`` (crawl, discover)."""
+    options = (
+        click.option(
+            "--rate",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Requests per second at most (the adaptive limiter's ceiling). Default: no limit.",
+        ),
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1, 100),
+            default=6,
+            show_default=True,
+            help="Attempts per item for retryable failures (429, 413, 5xx, timeouts, resets).",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Do not check TLS certificates (also implied by clouds.yaml 'verify: false').",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command

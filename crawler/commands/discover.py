@@ -17,7 +17,7 @@ import click
 from crawler.auth import auth_from_env
 from crawler.auth.base import AuthProvider
 from crawler.client import ImageClient
-from crawler.cliutil import reports_errors, routing_options
+from crawler.cliutil import reports_errors, request_options, routing_options
 from crawler.config import CrawlSettings
 from crawler.discover import (
     DiscoveryReport,
@@ -229,6 +229,7 @@ def _summary(report: DiscoveryReport, out: str, filters: ListFilters) -> list[st
     " ('#' comments and blank lines allowed).",
 )
 @routing_options
+@request_options
 @list_filter_options
 @click.option(
     "--concurrency",
@@ -251,6 +252,9 @@ def discover(
     image_endpoint: tuple[str, ...],
     api: str,
     region: str | None,
+    rate: float | None,
+    max_attempts: int,
+    insecure: bool,
     status: str | None,
     changes_since: datetime | None,
     properties: tuple[tuple[str, str], ...],
@@ -274,7 +278,9 @@ def discover(
         region=region,
         input_path=str(projects_path),
         concurrency=concurrency,
-        verify_tls=auth.verify_tls,
+        rate=rate,
+        max_attempts=max_attempts,
+        verify_tls=auth.verify_tls and not insecure,
     )
     targets = read_projects(projects_path)
     with _id_list(out) as handle:
