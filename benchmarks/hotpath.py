@@ -5,7 +5,8 @@
 Builds the simulator's response bodies in memory (every image of a generated inventory, as
 ``GET /images/{id}`` returns it), then times each stage on them in this process and prints
 the best of ``--repeat`` runs in microseconds per record: ``loads``
-(crawler/normalize/jsoncodec.py), ``flatten`` (crawler/normalize/flatten.py) and ``write``
+(crawler/normalize/jsoncodec.py), ``flatten`` (crawler/normalize/flatten.py), ``glance``
+(crawler/normalize/glance.py, on the same images as Glance v2 shows them) and ``write``
 (SnapshotWriter.write into Parquet + CSV, in batches of ``--batch-rows``, close included),
 plus the bytes each output file takes. Numbers here are about half of what the same code
 costs inside a crawl, where the caches are cold; compare them with each other, not with the
@@ -19,10 +20,10 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from crawler.normalize import flatten_nova_image, jsoncodec
+from crawler.normalize import flatten_glance_image, flatten_nova_image, jsoncodec
 from crawler.simulator.inventory import Inventory, InventorySpec
 from crawler.simulator.nova import image_view
 from crawler.snapshot import SnapshotWriter
@@ -45,6 +46,16 @@ def bodies(count: int) -> list[tuple[str, bytes]]:
             glance="http://127.0.0.1:9292",
         )
         found.append((project, json.dumps({"image": view}).encode()))
+    return found
+
+
+def glance_bodies(count: int) -> list[tuple[str, object]]:
+    """``(project_id, decoded body)`` of the same images as Glance v2 shows them."""
+    inventory = Inventory(InventorySpec(images=count, projects=50))
+    found: list[tuple[str, object]] = []
+    for index in range(count):
+        record = inventory.glance_record(index)
+        found.append((str(record["owner"]), jsoncodec.loads(json.dumps(record).encode())))
     return found
 
 
@@ -71,6 +82,7 @@ def main() -> None:
         flatten_nova_image(body, project_id=project, region=None, fetched_at=at)
         for project, body in decoded
     ]
+    glance = glance_bodies(args.records)
     sizes: dict[str, int] = {}
 
     def loads() -> None:
@@ -81,16 +93,29 @@ def main() -> None:
         for project, body in decoded:
             flatten_nova_image(body, project_id=project, region=None, fetched_at=at)
 
+    def flatten_glance() -> None:
+        for project, body in glance:
+            flatten_glance_image(body, project_id=project, region=None, fetched_at=at)
+
     def write() -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            writer = SnapshotWriter(Path(tmp), "bench", date(2026, 1, 1), ("parquet", "csv"))
-            for start in range(0, len(rows), args.batch_rows):
-                writer.write(rows[start : start + args.batch_rows], [])
-            writer.close()
-            sizes.update((path.name, path.stat().st_size) for path in writer.work_dir.iterdir())
+            root = Path(tmp)
+            writer = SnapshotWriter(root / "work", root / "final", ("parquet", "csv"))
+            try:
+                for start in range(0, len(rows), args.batch_rows):
+                    writer.write(rows[start : start + args.batch_rows], [], [])
+                writer.close()
+            finally:
+                writer.release()
+            sizes.update(
+                (path.name, path.stat().st_size)
+                for path in writer.work_dir.iterdir()
+                if path.is_file()
+            )
 
     print(f"records={args.records} batch_rows={args.batch_rows} best of {args.repeat}, us/record")
-    for name, run in (("loads", loads), ("flatten", flatten), ("write", write)):
+    stages = (("loads", loads), ("flatten", flatten), ("glance", flatten_glance), ("write", write))
+    for name, run in stages:
         print(f"{name:>8} {best_us(run, args.records, args.repeat):8.2f}")
     for name, size in sorted(sizes.items()):
         print(f"{name:>16} {size / 1e6:8.2f} MB")
