@@ -104,6 +104,16 @@ def _run_figures(manifest: Mapping[str, Any]) -> list[str]:
             ({"source": "rate_limit"}, float(rate.get("rate_waits", 0))),
         ],
     )  # fmt: skip
+    routing = manifest.get("routing", {})
+    lines += _family(
+        "requests_by_api", "gauge", "Image requests of the last run by API (nova, glance).",
+        [({"api": api}, float(n)) for api, n in routing.get("requests_by_api", {}).items()],
+    )  # fmt: skip
+    lines += _family(
+        "endpoints_switched_to_glance", "gauge",
+        "Compute endpoints whose Nova proxy was gone, so Glance answered instead.",
+        [({}, float(len(routing.get("switched_to_glance", []))))],
+    )  # fmt: skip
     lines += _family(
         "run_duration_seconds", "gauge", "Duration of the last run (last session).",
         [({}, float(manifest.get("duration_s", 0.0)))],

@@ -52,6 +52,8 @@ def test_a_run_writes_its_figures_and_a_failed_one_keeps_the_last_success(
     assert first['imagecrawler_items{outcome="not_found"}'] == counts["not_found"] >= 7
     assert first['imagecrawler_errors{kind="not_found"}'] == counts["not_found"]
     assert first['imagecrawler_requests{status="200"}'] == counts["ok"]
+    assert first['imagecrawler_requests_by_api{api="nova"}'] == counts["unique"]
+    assert first["imagecrawler_endpoints_switched_to_glance"] == 0
     success = first["imagecrawler_last_success_timestamp_seconds"]
     assert success == first["imagecrawler_last_run_timestamp_seconds"]
     assert not list(tmp_path.glob(".*.tmp"))
