@@ -10,20 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from crawler.endpoints import API_CHOICES, ApiChoice, ServiceEndpoints, normalize_root
+from crawler.endpoints import API_CHOICES, ApiChoice, ServiceEndpoints
 from crawler.errors import ConfigError
 from crawler.inputs import InputFormat, Shard
 
 OUTPUT_FORMATS: Final = ("parquet", "csv")
-
-
-def normalize_endpoint(value: str) -> str:
-    """Return the compute endpoint root: scheme://host[:port][/prefix] without ``/v2.1``.
-
-    Raises:
-        ConfigError: the value is not an absolute http(s) URL.
-    """
-    return normalize_root(value, "--endpoint")
 
 
 def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:

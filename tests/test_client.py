@@ -14,7 +14,8 @@ from crawler.client import (
     kind_for_response,
     parse_retry_after,
 )
-from crawler.config import CrawlSettings, normalize_endpoint, parse_formats
+from crawler.config import CrawlSettings, parse_formats
+from crawler.endpoints import normalize_root
 from crawler.errors import ConfigError
 from crawler.outcomes import ErrorKind, kind_for_status
 
@@ -138,16 +139,18 @@ def test_only_an_image_404_means_not_found(status: int, message: str, kind: Erro
         ("https://ecs.eu-de.otc.t-systems.com/v2.1/", "https://ecs.eu-de.otc.t-systems.com"),
         ("http://127.0.0.1:8774/v2.1", "http://127.0.0.1:8774"),
         ("http://127.0.0.1:8774/compute/v2", "http://127.0.0.1:8774/compute"),
+        ("https://nova.example.com:8774/v2.1/0123abcd", "https://nova.example.com:8774"),
+        ("https://ims.{region}.myhuaweicloud.com/", "https://ims.{region}.myhuaweicloud.com"),
     ],
 )
 def test_endpoint_roots(value: str, root: str) -> None:
-    assert normalize_endpoint(value) == root
+    assert normalize_root(value, "--endpoint") == root
 
 
 @pytest.mark.parametrize("value", ["ecs.example.com", "ftp://x", "http://x/?a=1", ""])
 def test_bad_endpoints_are_config_errors(value: str) -> None:
     with pytest.raises(ConfigError, match="--endpoint"):
-        normalize_endpoint(value)
+        normalize_root(value, "--endpoint")
 
 
 def test_formats() -> None:

@@ -20,6 +20,7 @@ from crawler.crawl import Crawl, CrawlReport
 from crawler.endpoints import Route, ServiceEndpoints, catalog_root
 from crawler.errors import ConfigError
 from crawler.normalize import SOURCE_NOVA_PROXY
+from crawler.normalize.flatten import GLANCE_ONLY_COLUMNS
 from crawler.normalize.glance import SOURCE_GLANCE
 from crawler.normalize.schema import IMAGES_SCHEMA
 from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
@@ -27,16 +28,7 @@ from crawler.routing import verdict
 from crawler.simulator import InventorySpec, RunningSimulator, SimulatorConfig, write_id_list
 
 SPEC = InventorySpec(images=300, projects=6, seed=5)
-GLANCE_ONLY = {
-    "visibility",
-    "owner",
-    "disk_format",
-    "container_format",
-    "checksum",
-    "virtual_size_bytes",
-    "protected",
-    "tags_json",
-}
+GLANCE_ONLY = set(GLANCE_ONLY_COLUMNS)
 # Columns that say how or when a row was fetched, not what the image is.
 NOT_COMPARED = {"source_api", "fetched_at", "extra_json"}
 

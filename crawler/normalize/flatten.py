@@ -136,6 +136,31 @@ def _server_id(server: object, extras: dict[str, object]) -> str | None:
     return None
 
 
+def fill_os_columns(row: dict[str, object], metadata: Mapping[str, object]) -> None:
+    """Fill the metadata columns and the OS columns parsed from them (both APIs' rows)."""
+    for column, key in METADATA_COLUMNS.items():
+        value = metadata.get(key)
+        row[column] = value if isinstance(value, str) else None
+    distro, version = metadata.get("os_distro"), metadata.get("os_version")  # Glance-style
+    os_info = parse_os(
+        row["os_version"],  # type: ignore[arg-type]  # str or None, set just above
+        platform=row["platform"],  # type: ignore[arg-type]
+        os_type=row["os_type"],  # type: ignore[arg-type]
+        os_bit=row["os_bit"],  # type: ignore[arg-type]
+        distro_hint=distro if isinstance(distro, str) else None,
+        version_hint=version if isinstance(version, str) else None,
+    )
+    row["os_family"] = os_info.family
+    row["os_distro"] = os_info.distro
+    row["os_release"] = os_info.release
+    row["os_major"] = os_info.major
+    row["os_edition"] = os_info.edition
+    row["os_bits"] = os_info.bits
+    # Lifecycle columns depend on the snapshot date and the lifecycle table: the crawl fills them.
+    row["os_eol_date"] = None
+    row["os_is_eol"] = None
+
+
 def flatten_nova_image(
     body: object,
     *,
@@ -170,27 +195,7 @@ def flatten_nova_image(
         "created_at": _timestamp(get("created"), "created", extras),
         "updated_at": _timestamp(get("updated"), "updated", extras),
     }
-    for column, key in METADATA_COLUMNS.items():
-        value = metadata.get(key)
-        row[column] = value if isinstance(value, str) else None
-    distro, version = metadata.get("os_distro"), metadata.get("os_version")  # Glance-style
-    os_info = parse_os(
-        row["os_version"],  # type: ignore[arg-type]  # str or None, set just above
-        platform=row["platform"],  # type: ignore[arg-type]
-        os_type=row["os_type"],  # type: ignore[arg-type]
-        os_bit=row["os_bit"],  # type: ignore[arg-type]
-        distro_hint=distro if isinstance(distro, str) else None,
-        version_hint=version if isinstance(version, str) else None,
-    )
-    row["os_family"] = os_info.family
-    row["os_distro"] = os_info.distro
-    row["os_release"] = os_info.release
-    row["os_major"] = os_info.major
-    row["os_edition"] = os_info.edition
-    row["os_bits"] = os_info.bits
-    # Lifecycle columns depend on the snapshot date and the lifecycle table: the crawl fills them.
-    row["os_eol_date"] = None
-    row["os_is_eol"] = None
+    fill_os_columns(row, metadata)
     row["disk_config"] = _text(get(_DISK_CONFIG), _DISK_CONFIG, extras)
     row["server_id"] = _server_id(get("server"), extras)
     row.update(_GLANCE_ONLY_NULLS)

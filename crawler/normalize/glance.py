@@ -38,14 +38,13 @@ from crawler.errors import InvalidRecordError
 from crawler.normalize.flatten import (  # the field rules are shared with the Nova flattener
     _INT32_MAX,
     _INT64_MAX,
-    METADATA_COLUMNS,
     _integer,
     _is_mapping,
     _text,
     _timestamp,
+    fill_os_columns,
 )
 from crawler.normalize.jsoncodec import dumps_sorted, loads
-from crawler.normalize.osinfo import parse_os
 
 SOURCE_GLANCE: Final = "glance"
 
@@ -141,30 +140,6 @@ def _protected(value: object, extras: dict[str, object]) -> bool | None:
     return None
 
 
-def _os_columns(row: dict[str, object], metadata: Mapping[str, object]) -> None:
-    """Fill the metadata columns and the parsed OS columns, as ``flatten_nova_image`` does."""
-    for column, key in METADATA_COLUMNS.items():
-        value = metadata.get(key)
-        row[column] = value if isinstance(value, str) else None
-    distro, version = metadata.get("os_distro"), metadata.get("os_version")
-    os_info = parse_os(
-        row["os_version"],  # type: ignore[arg-type]  # str or None, set just above
-        platform=row["platform"],  # type: ignore[arg-type]
-        os_type=row["os_type"],  # type: ignore[arg-type]
-        os_bit=row["os_bit"],  # type: ignore[arg-type]
-        distro_hint=distro if isinstance(distro, str) else None,
-        version_hint=version if isinstance(version, str) else None,
-    )
-    row["os_family"] = os_info.family
-    row["os_distro"] = os_info.distro
-    row["os_release"] = os_info.release
-    row["os_major"] = os_info.major
-    row["os_edition"] = os_info.edition
-    row["os_bits"] = os_info.bits
-    row["os_eol_date"] = None  # filled by the crawl, as for Nova rows
-    row["os_is_eol"] = None
-
-
 def _nova_derived(row: dict[str, object], metadata: Mapping[str, object]) -> None:
     if "auto_disk_config" in metadata:
         flag = str(metadata["auto_disk_config"]).strip().lower() in _TRUE_STRINGS
@@ -205,7 +180,7 @@ def flatten_glance_image(
         "updated_at": _timestamp(get("updated_at"), "updated_at", extras),
     }
     metadata = _metadata(image)
-    _os_columns(row, metadata)
+    fill_os_columns(row, metadata)
     _nova_derived(row, metadata)
     row["visibility"] = _text(get("visibility"), "visibility", extras)
     row["owner"] = _text(get("owner"), "owner", extras)
