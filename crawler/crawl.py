@@ -21,12 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import anyio
 
 from crawler import __version__
 from crawler.auth.base import AuthProvider, NoAuth
+from crawler.backlog import Backlog
 from crawler.client import ImageClient
 from crawler.config import CrawlSettings
 from crawler.discover.snapshot import Discovery, ProjectItems
@@ -69,6 +70,9 @@ from crawler.snapshot import (
 )
 
 RunStatus = Literal["complete", "interrupted"]
+# Spare workers per request slot (--concurrency), standing in for items that wait out a
+# retry backoff (crawler.backlog); the waiting items are bounded by the same number.
+SPARES_PER_SLOT: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +207,7 @@ class Crawl:
         self._stopping = False
         self._client = ImageClient(settings)
         self.limits = RateLimits(settings.rate, settings.rate_per_project)
+        self.backlog = Backlog()
         self.fetcher = Fetcher(
             self._client,
             self.auth,
@@ -220,6 +225,8 @@ class Crawl:
                 self.auth,
                 default_region=settings.region,
             ),
+            slots=settings.concurrency,
+            backlog=self.backlog,
         )
         self.reader: InputReader | ProjectItems
         self.discovery: Discovery | None = None
@@ -360,6 +367,8 @@ class Crawl:
                         self._work,
                         writer.write,
                         concurrency=settings.concurrency,
+                        backlog=self.backlog,
+                        spares=settings.concurrency * SPARES_PER_SLOT,
                         limits=BatchLimits(
                             settings.batch_rows, settings.batch_bytes, settings.flush_interval_s
                         ),

@@ -25,6 +25,7 @@ from typing import Final, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from crawler.backlog import Backlog
 from crawler.inputs import ImageRef, InvalidLine
 from crawler.outcomes import ErrorKind, ErrorRecord
 
@@ -176,12 +177,15 @@ async def _work(
     refs: MemoryObjectReceiveStream[ImageRef],
     outcomes: MemoryObjectSendStream[Outcome | _FlushNow],
     control: PoolControl,
+    spare: tuple[Backlog, int] | None = None,
 ) -> None:
     async def emit(outcome: Outcome) -> None:
         await _send(outcomes, outcome)
 
     async with refs, outcomes:
         while control.taking_items():
+            if spare is not None:  # spare number k: only while k items wait out a backoff
+                await spare[0].at_least(spare[1])
             try:
                 ref = await _receive(refs)
             except anyio.EndOfStream:
@@ -268,10 +272,13 @@ async def run_pool(
     row_size: RowSize,
     counters: PoolCounters,
     control: PoolControl | None = None,
+    backlog: Backlog | None = None,
+    spares: int = 0,
 ) -> None:
     """Drive every item through ``stream_one`` and hand its outcomes to ``write_batch``.
 
-    ``one_each(fetch)`` makes the usual one-outcome-per-item worker.
+    ``one_each(fetch)`` makes the usual one-outcome-per-item worker. ``concurrency`` workers
+    run, plus up to ``spares`` that stand in for items waiting in ``backlog``.
 
     Returns when the input is exhausted (or the intake stopped) and every outcome is
     written; cancelling the caller's scope stops it, with outcomes already received still
@@ -287,11 +294,18 @@ async def run_pool(
         async with out_send, anyio.create_task_group() as helpers:
             helpers.start_soon(_tick, out_send.clone(), limits.seconds)
             async with ref_receive, anyio.create_task_group() as workers:
-                for _ in range(concurrency):
-                    workers.start_soon(
-                        _work, stream_one, ref_receive.clone(), out_send.clone(), control
-                    )
                 workers.start_soon(_produce, items, ref_send, out_send.clone(), control)
+                for spare in [(backlog, rank) for rank in range(1, spares + 1) if backlog]:
+                    workers.start_soon(
+                        _work, stream_one, ref_receive.clone(), out_send.clone(), control, spare
+                    )
+                async with anyio.create_task_group() as regulars:
+                    for _ in range(concurrency):
+                        regulars.start_soon(
+                            _work, stream_one, ref_receive.clone(), out_send.clone(), control
+                        )
+                if backlog is not None:  # the input is done: spares must see it too, and end
+                    backlog.open()
             # Every item has its outcome sent: stop the ticker, so that the writer sees the
             # end of the stream once the last sender closes.
             helpers.cancel_scope.cancel()

@@ -5,11 +5,12 @@ invalid bodies. Not retried: 400, 403, 404 (answers, not accidents). A 401 gets 
 re-authentication and one immediate new attempt. Waits are exponential with full jitter, or
 the server's Retry-After when it sent one; an item gives up after ``max_attempts`` or when the
 next attempt would start later than ``max_item_seconds`` after its first failure (bounded
-twice).
+twice). An item waiting between attempts holds no request slot (see ``Fetcher``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from tenacity import (
 from yarl import URL
 
 from crawler.auth.base import AuthProvider
+from crawler.backlog import Backlog
 from crawler.client import ImageClient
 from crawler.endpoints import Api
 from crawler.errors import ConfigError
@@ -71,6 +73,7 @@ class RetryStats:
     gave_up: dict[str, int] = field(default_factory=dict)
     retry_after_waits: int = 0  # waits the server set with Retry-After
     backoff_s: float = 0.0  # total time items spent waiting between attempts
+    max_waiting: int = 0  # the most items waiting between attempts at once
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -80,6 +83,7 @@ class RetryStats:
             "gave_up": dict(sorted(self.gave_up.items())),
             "retry_after_waits": self.retry_after_waits,
             "backoff_s": round(self.backoff_s, 3),
+            "max_waiting": self.max_waiting,
         }
 
 
@@ -124,9 +128,15 @@ class Fetcher:
         limits: RateLimits,
         policy: RetryPolicy,
         router: Router,
+        slots: int | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self._client = client
         self.router = router
+        # At most ``slots`` requests in flight while spare workers stand in for the items in
+        # ``backlog`` (see crawler.backlog); uncontended when no item waits.
+        self._slots = None if slots is None else asyncio.Semaphore(slots)
+        self._backlog = backlog if backlog is not None else Backlog()
         self._auth = auth
         self._limits = limits
         self._policy = policy
@@ -172,7 +182,7 @@ class Fetcher:
             stop=stop_after_attempt(self._policy.max_attempts)
             | stop_before_delay(self._policy.max_item_seconds),
             wait=self._wait,
-            sleep=anyio.sleep,
+            sleep=self._wait_out,
             before_sleep=self._count_retry,
             retry_error_callback=_last_outcome,
         )
@@ -223,7 +233,22 @@ class Fetcher:
         url_of = item.url_of or self._client.url_for
         return await self._request(item, api, url_of(item.ref, api, root))
 
+    async def _wait_out(self, seconds: float) -> None:
+        backlog = self._backlog
+        backlog.enter()
+        self.stats.max_waiting = backlog.max_waiting
+        try:
+            await anyio.sleep(seconds)
+        finally:
+            backlog.leave()
+
     async def _request(self, item: _Item, api: Api, url: URL) -> Outcome:
+        if self._slots is None:
+            return await self._send_request(item, api, url)
+        async with self._slots:
+            return await self._send_request(item, api, url)
+
+    async def _send_request(self, item: _Item, api: Api, url: URL) -> Outcome:
         ref = item.ref
         item.headers = await self._auth.headers(self._client.session, "GET", url, ref.project_id)
         if api == "glance" and PROJECT_HEADER not in item.headers:

@@ -216,6 +216,7 @@ def _stats_middleware(stats: SimulatorStats) -> Middleware:
     async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sim/"):
             return await handler(request)
+        stats.started()
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # aiohttp's own 404/405 for unrouted requests
@@ -224,6 +225,8 @@ def _stats_middleware(stats: SimulatorStats) -> Middleware:
         except Exception:
             stats.record(500)
             raise
+        finally:
+            stats.finished()
         if isinstance(response, LostResponse):
             stats.record_lost(response.outcome)
         else:

@@ -113,6 +113,10 @@ class RunningSimulator:
         """Return the response counters (see ``SimulatorStats.snapshot``)."""
         return self._app[STATS_KEY].snapshot()
 
+    def max_in_flight(self) -> int:
+        """The most requests the simulator was handling at once so far."""
+        return self._app[STATS_KEY].max_in_flight
+
     def expire_tokens(self) -> int:
         """Invalidate every Keystone token issued so far; return how many there were."""
         return self._app[TOKENS_KEY].expire_all()

@@ -22,6 +22,17 @@ class SimulatorStats:
         self._lost: dict[str, int] = {}
         self._events: dict[str, int] = {}
         self._total = 0
+        self._in_flight = 0
+        self.max_in_flight = 0  # most requests handled at once (outside snapshot: a gauge)
+
+    def started(self) -> None:
+        """A request came in (called on the server's loop, like ``finished``)."""
+        self._in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def finished(self) -> None:
+        """A request was answered, cut or abandoned."""
+        self._in_flight -= 1
 
     def record(self, status: int) -> None:
         """Count one response with ``status``."""
