@@ -9,7 +9,8 @@ rate (requests / crawl duration, from the manifest), its deviation from R, and t
 server answered.
 
 Part 2. The same IDs crawled against a clean simulator and against ``--faults chaos``; it prints
-both throughputs, their ratio, and the attempts and retries the chaos run needed.
+both throughputs, their ratio, the requests and retries the chaos run needed, the time items
+spent waiting out backoffs in all, and the most that waited at once.
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def chaos_rows(images: int) -> None:
             with simulator(images, ids, "--faults", faults) as url:
                 manifest = crawl(url, ids, Path(tmp) / name, "--read-timeout", "0.5")
             results[name] = manifest
-    print(f"{'run':>6} {'items/s':>8} {'requests':>9} {'ok':>6} {'failed':>6}  retries")
+    print(
+        f"{'run':>6} {'items/s':>8} {'requests':>9} {'ok':>6} {'failed':>6} {'waited s':>9}"
+        f" {'max waiting':>11}  retries"
+    )
     speed = {}
     for name, manifest in results.items():
         counts, requests = manifest["counts"], manifest["requests"]
@@ -98,7 +102,8 @@ def chaos_rows(images: int) -> None:
         speed[name] = counts["unique"] / float(manifest["duration_s"])  # type: ignore[arg-type]
         print(
             f"{name:>6} {speed[name]:>8.0f} {requests['total']:>9d} {counts['ok']:>6d} "
-            f"{counts['failed']:>6d}  {requests['retries']}"
+            f"{counts['failed']:>6d} {requests['backoff_s']:>9.0f} {requests['max_waiting']:>11d}"
+            f"  {requests['retries']}"
         )
     print(f"chaos / clean throughput: {speed['chaos'] / speed['clean']:.2f}")
 
