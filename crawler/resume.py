@@ -2,8 +2,8 @@
 
 A run can be resumed when its work directory (``.run_id=<id>.partial``) holds a ``run.json``
 and no process holds its lock. Resuming is only sound for the same input bytes, endpoint,
-input format, shard and schema: anything else would mix two different crawls in one
-snapshot, so it is refused with the differences spelled out.
+input format, shard, schema and end-of-life table: anything else would mix two different
+crawls in one snapshot, so it is refused with the differences spelled out.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from crawler.catalog import list_runs
 from crawler.config import RESUME_AUTO, RESUME_LATEST, CrawlSettings
 from crawler.errors import ConfigError
 from crawler.normalize import SCHEMA_VERSION
-from crawler.snapshot import read_run_state
+from crawler.snapshot import read_run_state, sha256_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class Identity:
     endpoint: str
     shard: str | None
     schema_version: int
+    lifecycle: str | None = None  # "<path> sha256 <hex>" of --lifecycle; None: packaged table
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Identity:
@@ -43,6 +44,7 @@ class Identity:
             str(state.get("endpoint")),
             state.get("shard"),
             int(state.get("schema_version", -1)),
+            state.get("lifecycle"),
         )
 
     def state(self) -> dict[str, Any]:
@@ -56,6 +58,7 @@ class Identity:
             "endpoint": self.endpoint,
             "shard": self.shard,
             "schema_version": self.schema_version,
+            "lifecycle": self.lifecycle,
         }
 
 
@@ -71,7 +74,22 @@ def identity_of(
         settings.compute.text(),
         None if settings.shard is None else str(settings.shard),
         SCHEMA_VERSION,
+        _lifecycle_of(settings.lifecycle_path),
     )
+
+
+def _lifecycle_of(path: Path | None) -> str | None:
+    """Which end-of-life table fills the rows: the packaged one (None) or a file's bytes.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
+    if path is None:
+        return None
+    try:
+        return f"{path} sha256 {sha256_file(path)}"
+    except OSError as exc:
+        raise ConfigError(f"--lifecycle {path}: cannot read it: {exc.strerror}") from exc
 
 
 def differences(was: Identity, now: Identity) -> list[str]:
@@ -94,6 +112,11 @@ def differences(was: Identity, now: Identity) -> list[str]:
         ("--input-format", was.input_format, now.input_format),
         ("--shard", was.shard, now.shard),
         ("schema version", was.schema_version, now.schema_version),
+        (
+            "--lifecycle",
+            was.lifecycle or "the packaged table",
+            now.lifecycle or "the packaged table",
+        ),
     ):
         if old != new:
             problems.append(f"{label} differs: the run used {old}, now {new}")

@@ -287,6 +287,16 @@ def test_resume_refuses_other_settings_and_unknown_or_committed_runs(
     assert code == 2
     assert "--endpoint differs" in stderr
     assert "--shard differs: the run used None, now 1/2" in stderr
+    table = tmp_path / "lifecycle.csv"
+    table.write_text(
+        "distro,release,eol,source,note\n"
+        "ubuntu,20.04,2025-05-31,https://ubuntu.com/about/release-cycle,standard\n"
+    )
+    code, _, stderr = run_cli(
+        *base, "--endpoint", slow_simulator.base_url, "--resume", run_id, "--lifecycle", str(table)
+    )
+    assert code == 2
+    assert f"--lifecycle differs: the run used the packaged table, now {table} sha256" in stderr
     code, _, stderr = run_cli(*base, "--endpoint", slow_simulator.base_url, "--resume", "nope")
     assert code == 2
     assert "--resume nope: no such run" in stderr
