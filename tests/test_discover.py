@@ -37,7 +37,7 @@ from crawler.ratelimit import RateLimits
 from crawler.retry import Fetcher, RetryPolicy
 from crawler.routing import Router
 from crawler.simulator import Inventory, InventorySpec, RunningSimulator, SimulatorConfig
-from crawler.simulator.glance import UNLISTED
+from crawler.simulator.listing import UNLISTED
 
 SPEC = InventorySpec(images=200, projects=5, seed=3)
 AK, SK = "AKDISCOVER", "SKDISCOVER-secret"

@@ -27,7 +27,8 @@ from crawler.normalize.flatten import GLANCE_ONLY_COLUMNS
 from crawler.normalize.glance import GLANCE_CORE_FIELDS
 from crawler.simulator import FaultConfig, Inventory, InventorySpec, RunningSimulator
 from crawler.simulator import SimulatorConfig as Config
-from crawler.simulator.glance import UNLISTED, Listing, ListQuery, _entry
+from crawler.simulator.listing import UNLISTED, Listing, _entry
+from crawler.simulator.listquery import ListQuery
 from crawler.simulator.nova import _BASE_KEYS
 from tests.http import call
 

@@ -1,9 +1,10 @@
-"""A realistic simulator of the Nova images proxy as run by Huawei Cloud ECS / OTC.
+"""A realistic simulator of the Nova images proxy and Glance v2 as run by Huawei Cloud / OTC.
 
-``GET /v2.1/{project_id}/images/{image_id}`` (and ``/v2/...``) is served by a real
-``aiohttp.web.Application`` backed by a deterministic generated inventory, for tests, the
-demo and benchmarks; with Keystone ``POST /v3/auth/tokens``, project-scoped token and
-AK/SK checks, and reproducible fault injection and throttling. Modules:
+``GET /v2.1/{project_id}/images/{image_id}`` (and ``/v2/...``, ``.../images/detail``) and
+Glance's ``GET /v2/images[/{image_id}]`` are served by a real ``aiohttp.web.Application``
+backed by a deterministic generated inventory, for tests, the demo and benchmarks; with
+Keystone ``POST /v3/auth/tokens``, project-scoped token and AK/SK checks, and reproducible
+fault injection and throttling. Modules:
 
 * ``os_catalog``: documented ``__os_version`` spellings with platform, type and bitness.
 * ``records``: one Huawei-flavoured Glance record from random bytes (pure).
@@ -16,6 +17,8 @@ AK/SK checks, and reproducible fault injection and throttling. Modules:
 * ``gateway``: Huawei API Gateway error bodies.
 * ``keystone`` and ``tokens``: ``POST /v3/auth/tokens`` and the issued tokens;
   ``aksk``: Huawei AK/SK signature verification; ``guard``: auth of the Nova route.
+* ``listing``: what a project sees and the index lists page through; ``listquery``: list
+  query parameters of both APIs; ``glance``: the Glance v2 routes.
 * ``app``: the application and its routes.
 * ``server``: serving it in the foreground or in a background thread.
 """

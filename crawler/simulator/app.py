@@ -30,11 +30,13 @@ from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
 from crawler.simulator.config import SimulatorConfig
-from crawler.simulator.glance import BadQuery, GlanceRoute, Listing, parse_nova_query
+from crawler.simulator.glance import GlanceRoute
 from crawler.simulator.guard import Guard, credential_of
 from crawler.simulator.injector import FaultPlan
 from crawler.simulator.inventory import Inventory
 from crawler.simulator.keystone import KeystoneService
+from crawler.simulator.listing import Listing
+from crawler.simulator.listquery import BadQuery, parse_nova_query
 from crawler.simulator.nova import (
     IMAGE_NOT_FOUND,
     MAX_PROXY_VERSION,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from crawler.simulator.records import build_record, uuid4_text
-from crawler.simulator.revisions import added_per_revision, apply_change, events, night_time
+from crawler.simulator.revisions import Event, added_per_revision, apply_change, events, night_time
 
 __all__ = ["HIDDEN_STATUSES", "MAX_IMAGES", "Inventory", "InventorySpec", "write_id_list"]
 
@@ -145,10 +145,12 @@ class Inventory:
             return None
         return index
 
-    def _digest(self, index: int) -> bytes:
+    def digest(self, index: int) -> bytes:
+        """Return the keyed digest the attributes of image ``index`` are derived from."""
         return blake2b(index.to_bytes(5, "big"), key=self._attr_key, digest_size=64).digest()
 
-    def _owner_of(self, digest: bytes) -> str:
+    def owner_of(self, digest: bytes) -> str:
+        """Return the project id that owns the image of attribute ``digest``."""
         # Skewed on purpose: a few projects own most images, as in real tenancies.
         share = int.from_bytes(digest[:2], "big") / 65536
         return self.projects[int(len(self.projects) * share**1.5)]
@@ -156,7 +158,7 @@ class Inventory:
     def owner(self, index: int) -> str:
         """Return the project id that owns image ``index``."""
         self._check(index)
-        return self._owner_of(self._digest(index))
+        return self.owner_of(self.digest(index))
 
     def born(self, index: int) -> int:
         """Return the revision at which image ``index`` appeared (0 for the original ones)."""
@@ -164,16 +166,20 @@ class Inventory:
             return 0
         return (index - self.spec.images) // added_per_revision(self.spec.images) + 1
 
+    def revision_events(self, index: int, born: int) -> Iterator[Event]:
+        """Yield the events of image ``index`` (born at ``born``) up to ``spec.revision``."""
+        return events(self._revision_key, index, born, self.spec.revision)
+
     def _history(self, index: int) -> tuple[dict[str, object], bool]:
         """The record at this revision (the last one, if deleted) and whether it is deleted."""
         image_id = self.image_id(index)
-        digest = self._digest(index)
+        digest = self.digest(index)
         aux = blake2b(index.to_bytes(5, "big"), key=self._aux_key, digest_size=64).digest()
-        record = build_record(image_id, self._owner_of(digest), digest, aux)
+        record = build_record(image_id, self.owner_of(digest), digest, aux)
         born = self.born(index)
         if born:
             record["created_at"] = record["updated_at"] = night_time(born, digest[-1] * 300)
-        for event in events(self._revision_key, index, born, self.spec.revision):
+        for event in self.revision_events(index, born):
             if event.kind == "delete":
                 return record, True
             apply_change(record, event)
@@ -205,7 +211,7 @@ class Inventory:
         Deleted images are included: an id list of this revision still names them.
         """
         for index in range(self._n):
-            yield self._owner_of(self._digest(index)), self.image_id(index)
+            yield self.owner_of(self.digest(index)), self.image_id(index)
 
     def unknown_pair(self, k: int) -> tuple[str, str]:
         """Return the ``k``-th deterministic pair whose image id is not in the inventory."""
