@@ -81,8 +81,12 @@ def test_rate_resolves_flag_then_env_then_file_then_default(
     assert crawl_params(args, config if in_file else None)["rate"] == expected
 
 
-def test_the_group_callback_feeds_the_file_to_subcommands(tmp_path: Path) -> None:
-    # `snapshots list` names the output root it resolved when there are no runs under it.
+def test_the_group_callback_feeds_the_file_to_subcommands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `snapshots list` names the output root it resolved when there are no runs under it;
+    # the default root is relative, so run where it is surely empty.
+    monkeypatch.chdir(tmp_path)
     config = write(tmp_path, f"snapshots:\n  list:\n    output: {tmp_path / 'file'}\n")
     variable = {"IMAGECRAWLER_SNAPSHOTS_LIST_OUTPUT": str(tmp_path / "env")}
     from_file = ["--config", str(config), "snapshots", "list"]
@@ -201,7 +205,9 @@ def test_env_section_reaches_the_process_environment(
 ) -> None:
     config = write(tmp_path, "env:\n  FROM_FILE: ${SOURCE}\n")
     seen: list[str | None] = []
-    monkeypatch.setattr("crawler.cli.list_runs", lambda _: seen.append(os.environ.get("FROM_FILE")))
+    monkeypatch.setattr(
+        "crawler.commands.snapshots.list_runs", lambda _: seen.append(os.environ.get("FROM_FILE"))
+    )
     cli("--config", str(config), "snapshots", "list", env={"SOURCE": "from-source"})
     cli("--config", str(config), "snapshots", "list", env={"SOURCE": "x", "FROM_FILE": "real"})
     assert seen == ["from-source", "real"]
