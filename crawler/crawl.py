@@ -9,19 +9,18 @@ copied into the new files and only the rest is fetched.
 it, items in flight get ``settings.grace_s`` seconds to finish, everything finished is
 journaled, and the run stays resumable; a second ``stop()`` cancels at once. No snapshot is
 published by a stopped run.
+
+Turning bodies into rows is ``crawler.rows``; choosing the run, ``crawler.runplan``; the
+report and the manifest's counts, ``crawler.runreport``.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any, Final, Literal
+from datetime import UTC, datetime
+from typing import Final
 
 import anyio
 
@@ -31,162 +30,35 @@ from crawler.backlog import Backlog
 from crawler.client import ImageClient
 from crawler.config import CrawlSettings
 from crawler.discover.snapshot import Discovery, ProjectItems
-from crawler.errors import (
-    ConfigError,
-    CrawlerError,
-    InputError,
-    InvalidRecordError,
-    SnapshotError,
-    sole_exception,
-)
-from crawler.inputs import STDIN, ImageRef, InputReader, InputStats, InvalidLine
+from crawler.errors import ConfigError, CrawlerError, SnapshotError, sole_exception
+from crawler.inputs import ImageRef, InputReader, InvalidLine
 from crawler.lifecycle_data import load_lifecycle
 from crawler.loopwatch import LoopWatch
-from crawler.normalize import SCHEMA_VERSION, flatten_glance_image, flatten_nova_image
-from crawler.normalize.lifecycle import Lifecycle
-from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
+from crawler.normalize import SCHEMA_VERSION
+from crawler.outcomes import ErrorRecord
 from crawler.pool import (
     READ_BATCH,
     BatchLimits,
     Outcome,
     PoolControl,
     PoolCounters,
-    Row,
     one_each,
     run_pool,
 )
 from crawler.ratelimit import RateLimits
-from crawler.resume import Identity, find_run, identity_of
 from crawler.retry import Fetcher, RetryPolicy
 from crawler.routing import Router
-from crawler.snapshot import (
-    MANIFEST,
-    SnapshotWriter,
-    new_run_id,
-    publish,
-    read_run_state,
-    run_dirs,
-    sha256_file,
-)
+from crawler.rows import EolColumns, row_from, row_size
+from crawler.runplan import RunPlan, finish_commit, plan_run, run_state
+from crawler.runreport import CrawlReport, RunStatus, check_reconciled, count_outcomes
+from crawler.snapshot import MANIFEST, SnapshotWriter
 
-RunStatus = Literal["complete", "interrupted"]
+# Re-exported: callers import the run, its report and the spares factor from here.
+__all__ = ["SPARES_PER_SLOT", "Crawl", "CrawlReport"]
+
 # Spare workers per request slot (--concurrency), standing in for items that wait out a
 # retry backoff (crawler.backlog); the waiting items are bounded by the same number.
 SPARES_PER_SLOT: Final = 3
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlReport:
-    """What a finished (or stopped) run did; ``manifest`` is what was written to disk."""
-
-    status: RunStatus
-    run_id: str
-    directory: Path
-    manifest: dict[str, object]
-    stats: InputStats
-    counters: PoolCounters
-    requests: int
-    duration_s: float
-
-    @property
-    def failure_ratio(self) -> float:
-        """Share of the distinct inputs (valid or not) that ended neither as a row nor 404."""
-        failures = self.counters.failed + self.counters.invalid
-        return failures / max(1, self.stats.unique + self.stats.invalid)
-
-    @property
-    def requests_per_second(self) -> float:
-        return self.requests / self.duration_s if self.duration_s else 0.0
-
-
-class EolColumns:
-    """Fills ``os_eol_date``/``os_is_eol`` from the lifecycle table as of the snapshot date.
-
-    The distinct (distro, release) pairs of a cloud number in the dozens, so lookups are cached.
-    """
-
-    def __init__(self, lifecycle: Lifecycle) -> None:
-        self.as_of = datetime.now(UTC).date()
-        self._status = functools.lru_cache(maxsize=4096)(lifecycle.status)
-
-    def fill(self, row: Row) -> None:
-        row["os_eol_date"], row["os_is_eol"] = self._status(
-            row["os_distro"], row["os_release"], row["os_major"], self.as_of
-        )
-
-
-def row_from(ref: ImageRef, fetched: Fetched, eol: EolColumns) -> Outcome:
-    """Flatten a fetched body, or explain why it is not the image that was asked for."""
-    try:
-        flatten = flatten_glance_image if fetched.api == "glance" else flatten_nova_image
-        row = flatten(
-            fetched.body, project_id=ref.project_id, region=ref.region, fetched_at=fetched.at
-        )
-    except InvalidRecordError as exc:
-        message = str(exc)
-    else:
-        if row["image_id"] == ref.image_id:
-            eol.fill(row)
-            return row
-        message = f"response is for image {row['image_id']!r}, not the one requested"
-    return ErrorRecord(
-        ref.project_id,
-        ref.region,
-        ref.image_id,
-        ErrorKind.INVALID_RESPONSE,
-        200,
-        fetched.attempts,
-        message,
-        fetched.request_id,
-        fetched.at,
-    )
-
-
-def row_size(row: Row) -> int:
-    """Rough bytes of one row in a batch: its JSON text dominates, the rest is ~300 bytes."""
-    metadata, extra = row.get("metadata_json"), row.get("extra_json")
-    return (
-        300
-        + (len(metadata) if isinstance(metadata, str) else 0)
-        + (len(extra) if isinstance(extra, str) else 0)
-    )
-
-
-def count_outcomes(stats: InputStats, counters: PoolCounters) -> dict[str, object]:
-    """The manifest's counts section."""
-    return {
-        "input": stats.records,
-        "invalid": stats.invalid,
-        "unique": stats.unique,
-        "duplicates": stats.duplicates,
-        "other_shards": stats.other_shards,
-        "resumed": stats.resumed,
-        "ok": counters.ok,
-        "not_found": counters.not_found,
-        "failed": counters.failed,
-        "by_kind": dict(sorted(counters.by_kind.items())),
-    }
-
-
-def check_reconciled(stats: InputStats, counters: PoolCounters) -> None:
-    """Refuse to publish counts that do not add up: that would be a bug, never bad data."""
-    if stats.unique != counters.ok + counters.not_found + counters.failed or (
-        stats.records != stats.unique + stats.duplicates + stats.invalid + stats.other_shards
-    ):
-        raise SnapshotError(f"counts do not reconcile: {count_outcomes(stats, counters)}")
-
-
-@dataclass(frozen=True, slots=True)
-class RunPlan:
-    """Which run this session works on, decided before anything is written."""
-
-    run_id: str
-    started_at: datetime
-    snapshot_date: date
-    work_dir: Path
-    final_dir: Path
-    identity: Identity
-    fresh: bool
 
 
 class Crawl:
@@ -267,45 +139,6 @@ class Crawl:
         fetched = await self.fetcher.fetch(ref)
         return fetched if isinstance(fetched, ErrorRecord) else row_from(ref, fetched, self.eol)
 
-    def _plan(self) -> RunPlan:
-        """Hash the input, then pick the run: a new one, or the one ``--resume`` names."""
-        settings = self.settings
-        source = settings.input_path
-        if source == STDIN:
-            sha256, size, shown = None, None, "<stdin>"
-        else:
-            path = Path(source)
-            try:
-                sha256, size, shown = sha256_file(path), path.stat().st_size, str(path.resolve())
-            except OSError as exc:
-                raise InputError(source, None, f"cannot open input: {exc.strerror}") from exc
-        identity = identity_of(settings, sha256, size, shown)
-        work_dir = None
-        if settings.resume is not None:
-            work_dir = find_run(
-                settings.output_dir, settings.resume, identity, datetime.now(UTC).date()
-            )
-        if work_dir is None:
-            run_id = new_run_id(self.started_at)
-            work, final = run_dirs(settings.output_dir, run_id, self.started_at.date())
-            return RunPlan(
-                run_id, self.started_at, self.started_at.date(), work, final, identity, True
-            )
-        state = read_run_state(work_dir)
-        started = datetime.fromisoformat(state["started_at"])
-        snapshot_date = date.fromisoformat(state["snapshot_date"])
-        work, final = run_dirs(settings.output_dir, state["run_id"], snapshot_date)
-        return RunPlan(state["run_id"], started, snapshot_date, work, final, identity, False)
-
-    def _run_state(self, plan: RunPlan) -> dict[str, Any]:
-        return {
-            "run_id": plan.run_id,
-            "snapshot_date": plan.snapshot_date.isoformat(),
-            "started_at": plan.started_at.isoformat(),
-            "tool": {"name": "imagecrawler", "version": __version__},
-            **plan.identity.state(),
-        }
-
     async def _open(self, plan: RunPlan) -> SnapshotWriter:
         """Create or reopen the work directory, and line up the input to fetch."""
         formats = self.settings.formats
@@ -319,7 +152,7 @@ class Crawl:
             self._items: Iterator[ImageRef | InvalidLine] = itertools.chain(first, items)
             return await anyio.to_thread.run_sync(
                 lambda: SnapshotWriter(
-                    plan.work_dir, plan.final_dir, formats, run_state=self._run_state(plan)
+                    plan.work_dir, plan.final_dir, formats, run_state=run_state(plan)
                 )
             )
         writer = await anyio.to_thread.run_sync(
@@ -339,11 +172,13 @@ class Crawl:
         return writer
 
     async def run(self) -> CrawlReport:
-        plan = await anyio.to_thread.run_sync(self._plan)
+        plan = await anyio.to_thread.run_sync(plan_run, self.settings, self.started_at)
         self.run_id, self.started_at = plan.run_id, plan.started_at
         self.eol.as_of = plan.snapshot_date
         if not plan.fresh and (plan.work_dir / MANIFEST).exists():
-            return await anyio.to_thread.run_sync(self._finish_commit, plan)
+            report = await anyio.to_thread.run_sync(finish_commit, plan, self.settings.input_path)
+            self.counters = report.counters
+            return report
         writer = await self._open(plan)
         try:
             return await self._crawl(plan, writer)
@@ -407,30 +242,6 @@ class Crawl:
             self._client.requests,
             duration,
         )
-
-    def _finish_commit(self, plan: RunPlan) -> CrawlReport:
-        """Publish a run whose manifest was written before a crash cut its rename short."""
-        manifest = json.loads((plan.work_dir / MANIFEST).read_text(encoding="utf-8"))
-        directory = publish(plan.work_dir, plan.final_dir)
-        counts = manifest["counts"]
-        stats = InputStats(
-            source=self.settings.input_path,
-            records=counts["input"],
-            invalid=counts["invalid"],
-            unique=counts["unique"],
-            duplicates=counts["duplicates"],
-            resumed=counts["unique"],
-            other_shards=counts["other_shards"],
-        )
-        counters = PoolCounters(
-            ok=counts["ok"],
-            not_found=counts["not_found"],
-            failed=counts["failed"],
-            invalid=counts["invalid"],
-            by_kind=dict(counts["by_kind"]),
-        )
-        self.counters = counters
-        return CrawlReport("complete", plan.run_id, directory, manifest, stats, counters, 0, 0.0)
 
     def _manifest(
         self, plan: RunPlan, writer: SnapshotWriter, status: RunStatus, duration: float
