@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.normalize.osinfo import DISTRO_FAMILIES, OsFamily, OsInfo, parse_os
+from crawler.normalize.osinfo import OsInfo, parse_os
+from crawler.normalize.ostables import DISTRO_FAMILIES, OsFamily
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -54,16 +54,29 @@ otherwise. CoreOS strings carry no bitness, so theirs comes from ``os_bit`` or i
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
-from typing import Final, Literal
 
-__all__ = ["DISTRO_FAMILIES", "OsFamily", "OsInfo", "parse_os"]
+from crawler.normalize.ostables import (
+    ALIASES,
+    BITS,
+    CODENAMES,
+    DETECT,
+    DISTRO_FAMILIES,
+    EDITION,
+    EDITIONS,
+    JUNK,
+    LINUX_WORD,
+    NUM,
+    R2,
+    SCHEMES,
+    SP,
+    TYPE_FAMILIES,
+    WIN_OLD,
+    OsFamily,
+)
 
-OsFamily = Literal["linux", "windows", "other", "unknown"]
+__all__ = ["OsInfo", "parse_os"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,149 +91,30 @@ class OsInfo:
     bits: int | None
 
 
-_LINUX: Final = (
-    *("centos", "centos-stream", "rhel", "rocky", "almalinux", "oraclelinux", "fedora"),
-    *("debian", "ubuntu", "sles", "sled", "opensuse", "euleros", "hce", "openeuler"),
-    *("kylin", "uos", "coreos", "arch", "gentoo", "other-linux"),
-)
-#: Every distro id this module returns, with its family.
-DISTRO_FAMILIES: Final[Mapping[str, OsFamily]] = MappingProxyType(
-    {
-        **dict.fromkeys(_LINUX, "linux"),
-        **dict.fromkeys(("windows-server", "windows", "other-windows"), "windows"),
-        **dict.fromkeys(("freebsd", "netbsd", "openbsd", "other"), "other"),
-        "unknown": "unknown",
-    }
-)
-
-# Release schemes, by detector key (the key "windows" has its own function).
-_SCHEMES: Final[Mapping[str, str]] = {
-    **dict.fromkeys(
-        (
-            *("centos", "centos-stream", "rhel", "rocky", "almalinux", "oraclelinux"),
-            *("fedora", "opensuse", "euleros", "hce", "openeuler", "kylin", "uos"),
-            *("freebsd", "netbsd", "openbsd"),
-        ),
-        "minor",
-    ),
-    **dict.fromkeys(("coreos", "arch", "gentoo"), "full"),
-    "ubuntu": "ubuntu",
-    "debian": "major",
-    "sles": "sles",
-    "sled": "sles",
-}
-
-# Bitness markers, matched on the lower-cased raw text (before punctuation is dropped).
-_BITS: Final = re.compile(
-    r"(?<![0-9.])(32|64)[\s_-]*(?:bits?|位)(?![a-z])"
-    r"|(x86[_-]?64|amd64|aarch64|arm64|ppc64(?:le)?|s390x|(?<![a-z0-9])x64(?![0-9]))"
-    r"|(i[3-6]86)",
-    re.ASCII,
-)
-_JUNK: Final = re.compile(r"[^a-z0-9.]+", re.ASCII)
-
-# One pass finds the leftmost distro name; at one position the first alternative wins, so
-# longer names come before their prefixes (openeuler/euler, opensuse/suse, centos stream).
-_DETECT: Final = re.compile(
-    r"""
-      (?P<other_linux>^other\s?linux)
-    | (?P<other_windows>^other\s?windows)
-    | (?P<other>^other(?![a-z]))
-    | (?P<centos_stream>cent\s?os\s?stream)
-    | (?P<centos>cent\s?os)
-    | (?P<rhel>red\s?hat|rhel)
-    | (?P<oraclelinux>oracle|(?<![a-z])oel(?![a-z])|(?<![a-z])ol(?=\s?[0-9]))
-    | (?P<ubuntu>ubuntu)
-    | (?P<debian>debian)
-    | (?P<opensuse>open\s?suse)
-    | (?P<sles>suse|(?<![a-z])sle[sd](?![a-z]))
-    | (?P<openeuler>open\s?euler)
-    | (?P<hce>huawei\s?cloud\s?euler\s?os|(?<![a-z])hce(?![a-z]))
-    | (?P<euleros>euler\s?os|euler)
-    | (?P<coreos>core\s?os)
-    | (?P<fedora>fedora)
-    | (?P<rocky>rocky)
-    | (?P<almalinux>alma\s?linux|(?<![a-z])alma(?![a-z]))
-    | (?P<kylin>kylin)
-    | (?P<uos>union\s?tech|(?<![a-z])uos(?![a-z]))
-    | (?P<freebsd>free\s?bsd)
-    | (?P<netbsd>net\s?bsd)
-    | (?P<openbsd>open\s?bsd)
-    | (?P<arch>arch\s?linux)
-    | (?P<gentoo>gentoo)
-    | (?P<windows>windows|(?<![a-z])win(?=\s?(?:[0-9]|server|xp)))
-    """,
-    re.VERBOSE | re.ASCII,
-)
-# Glance os_distro values the detector does not spell out.
-_ALIASES: Final[Mapping[str, str]] = {
-    "ol": "oraclelinux",
-    "arch": "arch",
-    "win": "windows",
-    "mswindows": "windows",
-    "ms windows": "windows",
-}
-
-_NUM: Final = re.compile(r"(?<![a-z0-9.])v?([0-9]+(?:\.[0-9]+)*)", re.ASCII)
-_SP: Final = re.compile(r"(?<![a-z])sp\s?([0-9]+)", re.ASCII)
-_R2: Final = re.compile(r"(?<![a-z])r2(?![a-z0-9])", re.ASCII)
-_LINUX_WORD: Final = re.compile(r"(?<![a-z])linux(?![a-z])", re.ASCII)
-_WIN_OLD: Final = re.compile(r"(?<![a-z])(xp|vista)(?![a-z])", re.ASCII)
-_EDITION: Final = re.compile(
-    r"(?<![a-z])(datacenter|data\scenter|dc|standard|std|enterprise|essentials|web"
-    r"|professional|pro|home|ultimate|foundation|education|starter)(?![a-z])",
-    re.ASCII,
-)
-_EDITIONS: Final[Mapping[str, str]] = {
-    "data center": "Datacenter",
-    "dc": "Datacenter",
-    "std": "Standard",
-    "pro": "Professional",
-}
-_CODENAMES: Final[Mapping[str, str]] = {
-    "trusty": "14.04",
-    "xenial": "16.04",
-    "bionic": "18.04",
-    "focal": "20.04",
-    "jammy": "22.04",
-    "noble": "24.04",
-    "jessie": "8",
-    "stretch": "9",
-    "buster": "10",
-    "bullseye": "11",
-    "bookworm": "12",
-    "trixie": "13",
-}
-_TYPE_FAMILIES: Final[Mapping[str, OsFamily]] = {
-    "linux": "linux",
-    "windows": "windows",
-    "other": "other",
-}
-
 # (detector key or distro id, release, edition)
 _Found = tuple[str, str | None, str | None]
 
 
 def _clean(text: str) -> str:
-    return _JUNK.sub(" ", text.lower()).strip()
+    return JUNK.sub(" ", text.lower()).strip()
 
 
 def _split_bits(raw: str) -> tuple[int | None, str]:
     """Return the bitness a marker in ``raw`` states, and ``raw`` cleaned without it."""
     lowered = raw.lower()
-    match = _BITS.search(lowered)
+    match = BITS.search(lowered)
     if match is None:
-        return None, _JUNK.sub(" ", lowered).strip()
+        return None, JUNK.sub(" ", lowered).strip()
     bits = 32 if match.group(1) == "32" or match.group(3) else 64
-    return bits, _JUNK.sub(" ", _BITS.sub(" ", lowered)).strip()
+    return bits, JUNK.sub(" ", BITS.sub(" ", lowered)).strip()
 
 
 def _detect(text: str) -> tuple[str, str] | None:
     """Return (detector key, the text around the name) or None."""
-    alias = _ALIASES.get(text)
+    alias = ALIASES.get(text)
     if alias is not None:
         return alias, ""
-    match = _DETECT.search(text)
+    match = DETECT.search(text)
     if match is None or match.lastgroup is None:
         return None
     key = "sled" if match[0] == "sled" else match.lastgroup.replace("_", "-")
@@ -228,11 +122,11 @@ def _detect(text: str) -> tuple[str, str] | None:
 
 
 def _windows(text: str) -> _Found:
-    found = _EDITION.search(text)
-    edition = _EDITIONS.get(found[1], found[1].capitalize()) if found else None
-    number = _NUM.search(text)
+    found = EDITION.search(text)
+    edition = EDITIONS.get(found[1], found[1].capitalize()) if found else None
+    number = NUM.search(text)
     if number and len(number[1]) == 4 and number[1][:2] in ("19", "20"):
-        release = f"{number[1]} R2" if _R2.search(text) else number[1]
+        release = f"{number[1]} R2" if R2.search(text) else number[1]
         return "windows-server", release, edition
     if "server" in text.split():
         return "windows-server", None, edition
@@ -240,14 +134,14 @@ def _windows(text: str) -> _Found:
         major, _, rest = number[1].partition(".")
         minor = rest.partition(".")[0]
         return "windows", f"{major}.{minor}" if minor.strip("0") else major, edition
-    old = _WIN_OLD.search(text)
+    old = WIN_OLD.search(text)
     if old:
         return "windows", "XP" if old[1] == "xp" else "Vista", edition
     return "other-windows", None, edition
 
 
 def _sp(text: str) -> str:
-    found = _SP.search(text)
+    found = SP.search(text)
     number = found[1].lstrip("0") if found else ""
     return f" SP{number}" if number else ""
 
@@ -256,7 +150,7 @@ def _release(key: str, text: str) -> _Found:
     """Return (distro, release, edition) for a detector key and the text around its name."""
     if key == "windows":
         return _windows(text)
-    scheme = _SCHEMES.get(key)
+    scheme = SCHEMES.get(key)
     words = text.split()
     edition = None
     if key == "ubuntu":
@@ -265,10 +159,10 @@ def _release(key: str, text: str) -> _Found:
         key = "sled"
     if scheme is None:
         return key, None, edition
-    number = _NUM.search(text)
+    number = NUM.search(text)
     if number is None:
         if scheme in ("ubuntu", "major"):
-            return key, next((_CODENAMES[w] for w in words if w in _CODENAMES), None), edition
+            return key, next((CODENAMES[w] for w in words if w in CODENAMES), None), edition
         return key, None, edition
     parts = number[1].split(".")
     if scheme == "full":
@@ -295,7 +189,7 @@ def _type_family(os_type: str | None) -> OsFamily:
     if not os_type:
         return "unknown"
     text = _clean(os_type)
-    family = _TYPE_FAMILIES.get(text)
+    family = TYPE_FAMILIES.get(text)
     if family is not None:
         return family
     found = _detect(text)  # documented oddity: __os_type "Suse"
@@ -330,7 +224,7 @@ def _parse(
         if found[1] is None and hint:
             found = _release(detected[0], f"{detected[1]} {hint}")
     found = found or _from_name(distro_hint, hint or text) or _from_name(platform, hint or text)
-    if found is None and _LINUX_WORD.search(text):
+    if found is None and LINUX_WORD.search(text):
         found = ("other-linux", None, None)
     if found is None:
         return OsInfo(_type_family(os_type), "unknown", None, None, None, bits)
