@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simproc import start_simulator
+
 
 @dataclass(frozen=True, slots=True)
 class Case:
@@ -83,21 +85,6 @@ def child(args: argparse.Namespace) -> None:
     listed, pages = found.get("images_listed"), found.get("pages")
     result = {"ok": counts["ok"], "requests": report.requests, "wall_s": wall}
     print(json.dumps({**result, "listed": listed, "pages": pages}))
-
-
-def start_simulator(args: argparse.Namespace, ids: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "crawler", "simulate", "--port", "0", "--images", str(args.images),
-        "--projects", str(args.projects), "--latency-ms", str(args.latency_ms),
-        "--write-ids", str(ids),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("simulator listening on "):
-            return process, line.split()[-1]
-    process.wait()
-    raise RuntimeError(f"simulator did not start (exit {process.returncode})")
 
 
 def write_projects(ids: Path, projects: Path) -> int:
@@ -189,7 +176,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="imagecrawler-discovery-") as name:
         tmp = Path(name)
-        simulator, endpoint = start_simulator(args, tmp / "ids.csv")
+        simulator, endpoint = start_simulator(
+            "--images", str(args.images), "--projects", str(args.projects),
+            "--latency-ms", str(args.latency_ms), "--write-ids", str(tmp / "ids.csv"),
+        )  # fmt: skip
         try:
             projects = write_projects(tmp / "ids.csv", tmp / "projects.txt")
             print(

@@ -38,6 +38,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from simproc import start_simulator
+
 QUICK_SIZES = [2000, 20000]
 RATIO_LIMIT = 1.5
 RSS_LIMIT_MB = 300.0
@@ -67,22 +69,6 @@ def write_ids(size: int, projects: int, path: Path) -> None:
         "--write-ids", str(path), "--no-serve",
     )  # fmt: skip
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-
-
-def start_simulator(
-    images: int, projects: int, latency_ms: float
-) -> tuple[subprocess.Popen[str], str]:
-    command = crawler_command(
-        "simulate", "--port", "0", "--images", str(images), "--projects", str(projects),
-        "--latency-ms", str(latency_ms),
-    )  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("simulator listening on "):
-            return process, line.split()[-1]
-    process.wait()
-    raise RuntimeError(f"simulator did not start (exit {process.returncode})")
 
 
 def wait_until_answering(endpoint: str) -> None:
@@ -151,7 +137,10 @@ def measure(args: argparse.Namespace, tmp: Path) -> list[Result]:
     id_files = {size: tmp / f"ids_{size}.csv" for size in sizes}
     for size, path in id_files.items():
         write_ids(size, args.projects, path)
-    simulator, endpoint = start_simulator(sizes[-1], args.projects, args.latency_ms)
+    simulator, endpoint = start_simulator(
+        "--images", str(sizes[-1]), "--projects", str(args.projects),
+        "--latency-ms", str(args.latency_ms),
+    )  # fmt: skip
     rows: list[Result] = []
     try:
         wait_until_answering(endpoint)

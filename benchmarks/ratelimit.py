@@ -21,30 +21,16 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from simproc import running_simulator
 
-@contextmanager
-def simulator(images: int, ids: Path, *extra: str) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "crawler", "simulate", "--port", "0", "--images", str(images),
-        "--projects", "20", "--write-ids", str(ids), *extra,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = next(
-            (line.split()[-1] for line in process.stdout if line.startswith("simulator listening")),
-            None,
-        )
-        if url is None:
-            raise RuntimeError("simulator did not start")
-        yield url
-    finally:
-        process.terminate()
-        process.wait()
+
+def simulator(images: int, ids: Path, *extra: str) -> AbstractContextManager[str]:
+    return running_simulator(
+        "--images", str(images), "--projects", "20", "--write-ids", str(ids), *extra
+    )
 
 
 def crawl(endpoint: str, ids: Path, out: Path, *extra: str) -> dict[str, object]:

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from simproc import start_simulator
 from yarl import URL
 
 # The crawler's client settings (crawler/client.py), so both sides pay for the same HTTP.
@@ -110,20 +111,6 @@ def child(kind: str, endpoint: str, ids: Path, concurrency: int, output: Path) -
     print(json.dumps(result))
 
 
-def start_simulator(images: int, latency_ms: float, ids: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "crawler", "simulate", "--port", "0", "--images", str(images),
-        "--projects", "50", "--latency-ms", str(latency_ms), "--write-ids", str(ids),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith("simulator listening on "):
-            return process, line.split()[-1]
-    process.wait()
-    raise RuntimeError("simulator did not start")
-
-
 def run_child(
     kind: str, endpoint: str, ids: Path, concurrency: int, output: Path
 ) -> dict[str, float]:
@@ -152,7 +139,10 @@ def measure(args: argparse.Namespace, latency: float) -> dict[str, list[dict[str
     results: dict[str, list[dict[str, float]]] = {"raw": [], "crawler": []}
     with tempfile.TemporaryDirectory() as tmp:
         ids = Path(tmp) / "ids.csv"
-        simulator, endpoint = start_simulator(images, latency, ids)
+        simulator, endpoint = start_simulator(
+            "--images", str(images), "--projects", "50", "--latency-ms", str(latency),
+            "--write-ids", str(ids),
+        )  # fmt: skip
         try:
             for _ in range(args.rounds):
                 for kind, found in results.items():

@@ -87,6 +87,22 @@ class Fetched:
     at: datetime
     api: Api = "nova"  # which API answered, so the right flattener reads the body
 
+    def invalid(
+        self, project_id: str, region: str | None, image_id: str | None, message: str
+    ) -> ErrorRecord:
+        """The error record of this 200 when its body is not what was asked for."""
+        return ErrorRecord(
+            project_id,
+            region,
+            image_id,
+            ErrorKind.INVALID_RESPONSE,
+            200,
+            self.attempts,
+            message,
+            self.request_id,
+            self.at,
+        )
+
 
 # What is worth another attempt: transient by nature. 400/401/403/404 are answers, not
 # accidents (401 gets one re-authentication, handled separately).

@@ -14,7 +14,7 @@ from crawler.errors import InvalidRecordError
 from crawler.inputs import ImageRef
 from crawler.normalize import flatten_glance_image, flatten_nova_image
 from crawler.normalize.lifecycle import Lifecycle
-from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
+from crawler.outcomes import Fetched
 from crawler.pool import Outcome, Row
 
 __all__ = ["EolColumns", "row_from", "row_size"]
@@ -50,17 +50,7 @@ def row_from(ref: ImageRef, fetched: Fetched, eol: EolColumns) -> Outcome:
             eol.fill(row)
             return row
         message = f"response is for image {row['image_id']!r}, not the one requested"
-    return ErrorRecord(
-        ref.project_id,
-        ref.region,
-        ref.image_id,
-        ErrorKind.INVALID_RESPONSE,
-        200,
-        fetched.attempts,
-        message,
-        fetched.request_id,
-        fetched.at,
-    )
+    return fetched.invalid(ref.project_id, ref.region, ref.image_id, message)
 
 
 def row_size(row: Row) -> int:

@@ -22,7 +22,7 @@ from crawler.errors import CrawlerError, InvalidRecordError
 from crawler.inputs import ImageRef
 from crawler.keyset import DIGEST_SIZE, KeySet, digests_array
 from crawler.normalize import flatten_glance_image, flatten_nova_image
-from crawler.outcomes import ErrorKind, ErrorRecord, Fetched
+from crawler.outcomes import ErrorRecord, Fetched
 from crawler.retry import Fetcher
 
 
@@ -54,20 +54,6 @@ class ListingFailed(CrawlerError):
         # The fetcher files a listing under an empty image id; a listing has none.
         self.error = error if error.image_id else dataclasses.replace(error, image_id=None)
         self.pages = pages
-
-
-def _invalid(ref: ImageRef, fetched: Fetched, message: str) -> ErrorRecord:
-    return ErrorRecord(
-        ref.project_id,
-        ref.region,
-        None,
-        ErrorKind.INVALID_RESPONSE,
-        200,
-        fetched.attempts,
-        message,
-        fetched.request_id,
-        fetched.at,
-    )
 
 
 class _LoopGuard:
@@ -125,7 +111,9 @@ async def list_project(
         try:
             page: Page = PAGERS[outcome.api].parse(outcome.body, url)
         except InvalidRecordError as exc:
-            raise ListingFailed(_invalid(ref, outcome, str(exc)), number) from exc
+            raise ListingFailed(
+                outcome.invalid(project_id, region, None, str(exc)), number
+            ) from exc
         number += 1
         yield ListedPage(
             outcome.api,
@@ -139,7 +127,7 @@ async def list_project(
         if page.next_url is None:
             return
         if (loop := guard.repeats(page.next_url)) is not None:
-            raise ListingFailed(_invalid(ref, outcome, loop), number)
+            raise ListingFailed(outcome.invalid(project_id, region, None, loop), number)
         url = page.next_url
         outcome = await fetcher.fetch_url(ref, outcome.api, url)
 
